@@ -1,0 +1,270 @@
+"""The c360 configuration: one YAML file, validated on load.
+
+Relative paths (warehouse, source globs, jar folders) resolve against the config file's folder, so a config
+works from any working directory. Validation errors name the file and the key path, e.g.
+``conf/demo.yaml: sources[2] (crm_contacts).fields.emial: unknown key``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from c360.errors import ConfigError
+
+PERSON_FIELDS: tuple[str, ...] = (
+    "first_name", "last_name", "full_name", "email", "phone", "date_of_birth", "gender",
+    "street", "city", "postcode", "region", "country", "company", "job_title",
+    "social_handle", "login_id", "loyalty_id", "cookie_id",
+)
+"""Canonical person fields every source maps its columns onto."""
+
+INTERACTION_FIELDS: tuple[str, ...] = (
+    "event_type", "channel", "amount", "currency", "summary", "attributes",
+)
+"""Fields only interaction sources (orders, tickets, posts, clicks) may map."""
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SourceFields(_Strict):
+    """Canonical field -> source column or Spark SQL expression (``concat_ws(' ', a, b)`` works)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: str | None = None
+    gender: str | None = None
+    street: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    region: str | None = None
+    country: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    social_handle: str | None = None
+    login_id: str | None = None
+    loyalty_id: str | None = None
+    cookie_id: str | None = None
+    event_type: str | None = None
+    channel: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    summary: str | None = None
+    attributes: str | None = None
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    """Free identifiers (name -> column/expression); equal names across sources link records."""
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifier_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expr in value.items():
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"identifier name {name!r} must match {NAME_PATTERN}")
+            if not str(expr).strip():
+                raise ValueError(f"identifier {name!r} maps to an empty expression")
+        return value
+
+    def mapped(self) -> dict[str, str]:
+        """The canonical fields this source maps (identifiers excluded), in canonical order."""
+        return {k: v for k, v in self.model_dump(exclude={"identifiers"}).items() if v is not None}
+
+
+class JdbcSettings(_Strict):
+    """A JDBC source. Credentials come from environment variables, never from the file."""
+
+    url: str
+    table: str | None = None
+    query: str | None = None
+    driver: str | None = None
+    user_env: str | None = None
+    password_env: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> JdbcSettings:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        if any(k.lower() in ("user", "password") for k in self.properties):
+            raise ValueError("credentials belong in user_env/password_env, not in properties")
+        return self
+
+
+class SourceConfig(_Strict):
+    """One input source: where it lands, how to read it, and how its columns map onto canonical fields."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["person", "interaction"]
+    format: Literal["csv", "json", "ndjson", "parquet", "jdbc"]
+    path: str | None = None
+    jdbc: JdbcSettings | None = None
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    schema_ddl: str | None = Field(default=None, alias="schema")
+    id: str
+    updated_at: str | None = None
+    priority: int = 100
+    fields: SourceFields = Field(default_factory=SourceFields)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceConfig:
+        if self.format == "jdbc":
+            if self.jdbc is None:
+                raise ValueError("format 'jdbc' needs a 'jdbc' block (url and table or query)")
+            if self.path is not None:
+                raise ValueError("a jdbc source takes no 'path'")
+        else:
+            if not self.path:
+                raise ValueError(f"format {self.format!r} needs 'path' (a file glob)")
+            if self.jdbc is not None:
+                raise ValueError(f"'jdbc' is only for format 'jdbc', not {self.format!r}")
+        if self.kind == "interaction" and not self.updated_at:
+            raise ValueError("an interaction source needs 'updated_at' (its event time)")
+        if self.kind == "person":
+            used = [f for f in INTERACTION_FIELDS if getattr(self.fields, f) is not None]
+            if used:
+                raise ValueError(f"person sources cannot map interaction fields: {', '.join(used)}")
+        return self
+
+
+class SparkSettings(_Strict):
+    """How to build the Spark session; anything set by spark-submit takes precedence."""
+
+    master: str | None = "local[*]"
+    app_name: str = "c360"
+    driver_memory: str | None = "4g"
+    shuffle_partitions: int = Field(default=8, ge=1)
+    jars: list[str] = Field(default_factory=list)
+    delta_jars: str | None = None
+    """Folder of Delta connector jars; else the C360_DELTA_JARS environment variable."""
+    checkpoint_dir: str | None = None
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class C360Config(_Strict):
+    """The whole configuration file."""
+
+    warehouse: str
+    engine: Literal["auto", "delta-rs", "delta-spark"] = "auto"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    sources: list[SourceConfig] = Field(default_factory=list)
+    config_path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for source in value:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return value
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called `name`; a ConfigError naming the known ones otherwise."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"{self.config_path}: no source named {name!r} (known: {known})")
+
+
+def _loc_to_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Turn a pydantic error location into ``sources[2] (crm).fields.emial`` against the raw document."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                label += f" ({node['name']})"
+            parts.append(label)
+        else:
+            if item in ("function-after", "function-before") or str(item).startswith("function-"):
+                continue
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _format_errors(path: Path, exc: ValidationError, raw: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        where = _loc_to_path(tuple(err["loc"]), raw)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = "unknown key"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve(base: Path, value: str | None) -> str | None:
+    """Resolve a relative filesystem path against the config folder; URIs (s3://, abfss://) stay as they are."""
+    if value is None or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+        return value
+    expanded = Path(os.path.expandvars(os.path.expanduser(value)))
+    return str(expanded if expanded.is_absolute() else (base / expanded).resolve())
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(raw)
+    if isinstance(out.get("warehouse"), str):
+        out["warehouse"] = _resolve(base, out["warehouse"])
+    spark = out.get("spark")
+    if isinstance(spark, dict):
+        spark = dict(spark)
+        for key in ("delta_jars", "checkpoint_dir"):
+            if isinstance(spark.get(key), str):
+                spark[key] = _resolve(base, spark[key])
+        if isinstance(spark.get("jars"), list):
+            spark["jars"] = [_resolve(base, j) if isinstance(j, str) else j for j in spark["jars"]]
+        out["spark"] = spark
+    if isinstance(out.get("sources"), list):
+        out["sources"] = [
+            {**s, "path": _resolve(base, s["path"])} if isinstance(s, dict) and isinstance(s.get("path"), str) else s
+            for s in out["sources"]
+        ]
+    return out
+
+
+def parse_config(raw: Any, path: Path) -> C360Config:
+    """Validate an already-parsed YAML document; `path` names it in errors and anchors relative paths."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the file must hold a mapping of keys (warehouse, sources, ...)")
+    try:
+        resolved = _resolve_paths(raw, path.parent.resolve())
+        return C360Config.model_validate({**resolved, "config_path": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc, raw)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> C360Config:
+    """Read and validate a config file; every problem is a ConfigError naming the file and key."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    return parse_config(raw, file)

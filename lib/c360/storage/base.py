@@ -1,0 +1,235 @@
+"""The table store seam: every layer reads and writes Delta tables through `TableStore`.
+
+Tables are named ``layer.table`` and live at ``<warehouse>/<layer>/<table>``. Two engines implement the
+same contract (`delta_rs.DeltaRsStore`, `delta_spark.DeltaSparkStore`); both write real Delta tables the
+other can read. Writes can carry a `Txn` (Delta's application transaction: app id + version) so a retried
+write of the same run is recognised and skipped instead of applied twice.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import pyarrow.fs as pafs
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from c360.errors import C360Error, TableNotFoundError
+
+TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class Txn:
+    """A Delta application transaction: a write with (app_id, version) <= the recorded one is skipped."""
+
+    app_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """An upsert: match source rows to target rows on equal `keys`, then apply the clauses.
+
+    Conditions are SQL over the aliases ``t`` (target) and ``s`` (source) and must stay in the portable
+    subset both engines parse (comparisons, AND/OR/NOT, IS NULL, IN, COALESCE): Spark SQL for delta-spark,
+    DataFusion SQL for delta-rs.
+    """
+
+    keys: tuple[str, ...]
+    update: Literal["all"] | Mapping[str, str] | None = "all"
+    update_condition: str | None = None
+    insert: bool = True
+    insert_condition: str | None = None
+    delete_condition: str | None = None
+    delete_not_matched_by_source: bool | str = False
+
+    def predicate(self) -> str:
+        if not self.keys:
+            raise C360Error("a merge needs at least one key column")
+        return " AND ".join(f"t.`{k}` = s.`{k}`" for k in self.keys)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the table version it produced, or `skipped` when its Txn was already committed."""
+
+    table: str
+    version: int | None
+    skipped: bool = False
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of a table's history, the same shape from both engines."""
+
+    version: int
+    timestamp: datetime
+    operation: str
+    parameters: dict[str, str]
+
+
+# Widening casts an append or merge applies silently; anything else is a schema error naming the column.
+_WIDENING: dict[type, tuple[type, ...]] = {
+    T.ByteType: (T.ShortType, T.IntegerType, T.LongType, T.DoubleType, T.DecimalType),
+    T.ShortType: (T.IntegerType, T.LongType, T.DoubleType, T.DecimalType),
+    T.IntegerType: (T.LongType, T.DoubleType, T.DecimalType),
+    T.LongType: (T.DecimalType, T.DoubleType),
+    T.FloatType: (T.DoubleType,),
+    T.DateType: (T.TimestampType,),
+    T.NullType: (T.DataType,),
+}
+
+
+def _widens(source: T.DataType, target: T.DataType) -> bool:
+    allowed = _WIDENING.get(type(source), ())
+    return any(isinstance(target, t) for t in allowed)
+
+
+def align_to_table(df: DataFrame, table_schema: T.StructType, table: str) -> DataFrame:
+    """Cast the DataFrame's columns to the table's types where that only widens; new columns stay (they are
+    added to the table), missing ones are left out (they read as null). Incompatible types raise."""
+    target = {f.name.lower(): f for f in table_schema.fields}
+    columns = []
+    for fld in df.schema.fields:
+        existing = target.get(fld.name.lower())
+        if existing is None or existing.dataType == fld.dataType:
+            columns.append(F.col(f"`{fld.name}`"))
+        elif _widens(fld.dataType, existing.dataType):
+            columns.append(F.col(f"`{fld.name}`").cast(existing.dataType).alias(fld.name))
+        else:
+            raise C360Error(
+                f"table {table}: column {fld.name!r} is {existing.dataType.simpleString()} in the table but "
+                f"{fld.dataType.simpleString()} in the data; cast it or overwrite the table"
+            )
+    return df.select(*columns)
+
+
+def as_nullable(schema: T.StructType) -> T.StructType:
+    """Every field nullable, recursively: both engines then accept later data with nulls in any column."""
+
+    def fix(dt: T.DataType) -> T.DataType:
+        if isinstance(dt, T.StructType):
+            return T.StructType([T.StructField(f.name, fix(f.dataType), True, f.metadata) for f in dt.fields])
+        if isinstance(dt, T.ArrayType):
+            return T.ArrayType(fix(dt.elementType), True)
+        if isinstance(dt, T.MapType):
+            return T.MapType(fix(dt.keyType), fix(dt.valueType), True)
+        return dt
+
+    return fix(schema)  # type: ignore[return-value]
+
+
+class TableStore(ABC):
+    """Delta tables of one warehouse, read as Spark DataFrames and written through one engine."""
+
+    engine: str = "abstract"
+
+    def __init__(self, spark: SparkSession, warehouse: str) -> None:
+        self.spark = spark
+        self.warehouse = warehouse.rstrip("/")
+
+    # --- naming -------------------------------------------------------------------------------------
+    def path(self, table: str) -> str:
+        """Where `layer.table` lives: ``<warehouse>/<layer>/<table>``."""
+        match = TABLE_NAME.match(table)
+        if not match:
+            raise C360Error(f"table name {table!r} must look like 'layer.table' (lower case, digits, _)")
+        return f"{self.warehouse}/{match['layer']}/{match['table']}"
+
+    def list_tables(self, layer: str | None = None) -> list[str]:
+        """Every Delta table in the warehouse (or one layer), as ``layer.table`` names, sorted."""
+        fs, root = pafs.FileSystem.from_uri(self.warehouse)
+        layers = [layer] if layer else [
+            i.base_name for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+            if i.type == pafs.FileType.Directory and TABLE_NAME.match(f"{i.base_name}.x")
+        ]
+        found = []
+        for lay in layers:
+            for info in fs.get_file_info(pafs.FileSelector(f"{root}/{lay}", allow_not_found=True)):
+                log = fs.get_file_info(f"{info.path}/_delta_log")
+                if info.type == pafs.FileType.Directory and log.type == pafs.FileType.Directory:
+                    found.append(f"{lay}.{info.base_name}")
+        return sorted(found)
+
+    def require(self, table: str) -> None:
+        """Raise TableNotFoundError naming the table and its path when it does not exist."""
+        if not self.exists(table):
+            raise TableNotFoundError(f"table {table} does not exist yet (expected at {self.path(table)})")
+
+    def read_or_empty(self, table: str, schema: T.StructType) -> DataFrame:
+        """The table, or an empty DataFrame of `schema` before its first write."""
+        return self.read(table) if self.exists(table) else self.spark.createDataFrame([], schema)
+
+    # --- the contract -------------------------------------------------------------------------------
+    @abstractmethod
+    def exists(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def read(self, table: str, version: int | None = None) -> DataFrame:
+        """The table (or an older `version` of it) as a Spark DataFrame."""
+
+    @abstractmethod
+    def version(self, table: str) -> int | None:
+        """The table's current version; None when it does not exist."""
+
+    @abstractmethod
+    def schema(self, table: str) -> T.StructType: ...
+
+    @abstractmethod
+    def txn_version(self, table: str, app_id: str) -> int | None:
+        """The last committed version of application `app_id` on this table, or None."""
+
+    @abstractmethod
+    def append(self, df: DataFrame, table: str, *, txn: Txn | None = None,
+               properties: Mapping[str, str] | None = None) -> WriteResult:
+        """Add the rows; new columns are added to the table. Creates the table with `properties` if new."""
+
+    @abstractmethod
+    def overwrite(self, df: DataFrame, table: str, *, txn: Txn | None = None,
+                  properties: Mapping[str, str] | None = None) -> WriteResult:
+        """Replace all rows and the schema in one commit (older versions stay readable until vacuum)."""
+
+    @abstractmethod
+    def merge(self, df: DataFrame, table: str, spec: MergeSpec, *, txn: Txn | None = None) -> WriteResult:
+        """Upsert `df` per `spec`; creates the table from `df` when it does not exist yet."""
+
+    @abstractmethod
+    def delete(self, table: str, predicate: str, *, txn: Txn | None = None) -> WriteResult:
+        """Delete the rows matching a portable SQL predicate."""
+
+    @abstractmethod
+    def history(self, table: str, limit: int | None = None) -> list[Commit]:
+        """Commits, newest first."""
+
+    @abstractmethod
+    def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
+        """Delete files no version within the retention needs; returns their paths relative to the table."""
+
+    @abstractmethod
+    def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
+        """The change data feed (rows plus _change_type, _commit_version, _commit_timestamp); the table must
+        have been created with ``delta.enableChangeDataFeed=true``."""
+
+    # --- shared helpers for the engines -------------------------------------------------------------
+    def _skip(self, table: str, txn: Txn | None) -> WriteResult | None:
+        """A WriteResult(skipped=True) when `txn` is already committed on `table`."""
+        if txn is None or not self.exists(table):
+            return None
+        done = self.txn_version(table, txn.app_id)
+        if done is not None and done >= txn.version:
+            return WriteResult(table, self.version(table), skipped=True)
+        return None
+
+    @staticmethod
+    def _normalise_changes(df: DataFrame) -> DataFrame:
+        return df.withColumn("_commit_version", F.col("_commit_version").cast("long")).withColumn(
+            "_commit_timestamp", F.col("_commit_timestamp").cast("timestamp")
+        )

@@ -1,0 +1,206 @@
+"""The TableStore contract, run against both engines (delta-rs always, delta-spark where its jars are)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from c360.errors import C360Error, TableNotFoundError
+from c360.storage import MergeSpec, TableStore, Txn
+
+SCHEMA = "id long, name string, score int"
+CDF = {"delta.enableChangeDataFeed": "true"}
+
+
+def rows(spark: SparkSession, data: list[tuple], schema: str = SCHEMA):
+    return spark.createDataFrame(data, schema)
+
+
+def assert_rows(actual, expected) -> None:
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+
+
+def test_append_creates_then_adds(store: TableStore, spark: SparkSession) -> None:
+    first = store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "silver.people")
+    assert first.version == 0 and not first.skipped
+    second = store.append(rows(spark, [(3, "c", 30)]), "silver.people")
+    assert second.version == 1
+    assert_rows(store.read("silver.people"), rows(spark, [(1, "a", 10), (2, "b", 20), (3, "c", 30)]))
+    assert store.version("silver.people") == 1
+    assert store.exists("silver.people") and not store.exists("silver.nothing")
+
+
+def test_read_missing_table_names_it(store: TableStore) -> None:
+    with pytest.raises(TableNotFoundError, match="silver.absent"):
+        store.read("silver.absent")
+
+
+def test_bad_table_name_is_rejected(store: TableStore) -> None:
+    with pytest.raises(C360Error, match="layer.table"):
+        store.path("../etc")
+
+
+def test_types_round_trip(store: TableStore, spark: SparkSession) -> None:
+    schema = ("id long, at timestamp, day date, amount decimal(12,2), tags array<string>, "
+              "attrs map<string,string>, addr struct<city:string,zip:string>, ok boolean, ratio double")
+    data = [(1, dt.datetime(2024, 3, 1, 12, 30, 15, 123456), dt.date(1980, 2, 29), None, ["x", "y"],
+             {"k": "v"}, ("Berlin", "10115"), True, 0.5)]
+    df = spark.createDataFrame(data, schema).withColumn("amount", F.lit("12.34").cast("decimal(12,2)"))
+    store.append(df, "gold.types")
+    read = store.read("gold.types")
+    assert read.schema.simpleString() == df.schema.simpleString()
+    assert read.collect() == df.collect()  # one row: compared as is (chispa cannot sort map columns)
+
+
+def test_empty_dataframe_creates_empty_table(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, []), "bronze.empty")
+    read = store.read("bronze.empty")
+    assert read.count() == 0
+    assert read.columns == ["id", "name", "score"]
+
+
+def test_append_adds_new_columns_and_nulls_old_rows(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "bronze.evolve")
+    store.append(spark.createDataFrame([(2, "b", 20, "new")], SCHEMA + ", extra string"), "bronze.evolve")
+    store.append(spark.createDataFrame([(3, "c")], "id long, name string"), "bronze.evolve")
+    expected = spark.createDataFrame(
+        [(1, "a", 10, None), (2, "b", 20, "new"), (3, "c", None, None)], SCHEMA + ", extra string"
+    )
+    assert_rows(store.read("bronze.evolve"), expected)
+
+
+def test_append_widens_and_rejects_incompatible_types(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "bronze.types")
+    store.append(spark.createDataFrame([(2, "b", 7)], "id int, name string, score short"), "bronze.types")
+    assert store.read("bronze.types").schema["id"].dataType.simpleString() == "bigint"
+    with pytest.raises(C360Error, match="'score'.*int in the table but.*struct"):
+        store.append(spark.createDataFrame([(3, "c", (1,))], "id long, name string, score struct<x:int>"),
+                     "bronze.types")
+    assert store.read("bronze.types").count() == 2
+
+
+def test_overwrite_replaces_rows_and_schema_and_keeps_history(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.snap")
+    store.overwrite(spark.createDataFrame([("x", 1.5)], "key string, value double"), "gold.snap")
+    assert_rows(store.read("gold.snap"), spark.createDataFrame([("x", 1.5)], "key string, value double"))
+    assert_rows(store.read("gold.snap", version=0), rows(spark, [(1, "a", 10)]))
+    assert [c.version for c in store.history("gold.snap")] == [1, 0]
+
+
+def test_overwrite_of_itself_reads_the_old_snapshot(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "gold.self")
+    store.overwrite(store.read("gold.self").withColumn("score", F.col("score") + 1), "gold.self")
+    assert_rows(store.read("gold.self"), rows(spark, [(1, "a", 11), (2, "b", 21)]))
+
+
+def test_merge_upserts(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "gold.m")
+    store.merge(rows(spark, [(2, "B", 25), (3, "c", 30)]), "gold.m", MergeSpec(keys=("id",)))
+    assert_rows(store.read("gold.m"), rows(spark, [(1, "a", 10), (2, "B", 25), (3, "c", 30)]))
+
+
+def test_merge_creates_missing_table(store: TableStore, spark: SparkSession) -> None:
+    store.merge(rows(spark, [(1, "a", 10)]), "gold.fresh", MergeSpec(keys=("id",)))
+    assert_rows(store.read("gold.fresh"), rows(spark, [(1, "a", 10)]))
+
+
+def test_merge_clauses(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20), (3, "c", 30), (4, "d", 40)]), "gold.mc")
+    spec = MergeSpec(
+        keys=("id",),
+        update={"score": "s.score", "name": "t.name"},
+        update_condition="s.score > t.score",
+        delete_condition="s.score < 0",
+        delete_not_matched_by_source="t.id = 4",
+        insert=True,
+    )
+    source = rows(spark, [(1, "z", 5), (2, "z", 99), (3, "z", -1), (5, "e", 50)])
+    store.merge(source, "gold.mc", spec)
+    # 1: not newer, kept; 2: updated score only; 3: deleted; 4: gone from source and matches; 5: inserted
+    assert_rows(store.read("gold.mc"), rows(spark, [(1, "a", 10), (2, "b", 99), (5, "e", 50)]))
+
+
+def test_merge_adds_new_source_columns(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.mevo")
+    source = spark.createDataFrame([(1, "a", 11, "x"), (2, "b", 20, "y")], SCHEMA + ", extra string")
+    store.merge(source, "gold.mevo", MergeSpec(keys=("id",)))
+    assert_rows(store.read("gold.mevo"), source)
+
+
+def test_delete_by_predicate(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20), (3, "c", 30)]), "gold.d")
+    store.delete("gold.d", "score >= 20")
+    assert_rows(store.read("gold.d"), rows(spark, [(1, "a", 10)]))
+
+
+def test_retried_writes_are_applied_once(store: TableStore, spark: SparkSession) -> None:
+    run = Txn("c360:test-run", 7)
+    assert not store.append(rows(spark, [(1, "a", 10)]), "bronze.idem", txn=run).skipped
+    retry = store.append(rows(spark, [(1, "a", 10)]), "bronze.idem", txn=run)
+    assert retry.skipped and retry.version == 0
+    assert store.read("bronze.idem").count() == 1
+    assert store.txn_version("bronze.idem", "c360:test-run") == 7
+
+    merge = Txn("c360:merge", 1)
+    source = spark.createDataFrame([(1, "a", 1)], SCHEMA)
+    spec = MergeSpec(keys=("id",), update={"score": "t.score + s.score"}, insert=False)
+    store.merge(source, "bronze.idem", spec, txn=merge)
+    assert store.merge(source, "bronze.idem", spec, txn=merge).skipped
+    assert store.read("bronze.idem").first()["score"] == 11
+
+    older = store.append(rows(spark, [(9, "old", 0)]), "bronze.idem", txn=Txn("c360:test-run", 6))
+    assert older.skipped
+    store.delete("bronze.idem", "id = 1", txn=Txn("c360:delete", 1))
+    assert store.delete("bronze.idem", "id = 1", txn=Txn("c360:delete", 1)).skipped
+    assert store.read("bronze.idem").count() == 0
+
+
+def test_history_is_newest_first_with_operations(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.h")
+    store.merge(rows(spark, [(1, "b", 11)]), "gold.h", MergeSpec(keys=("id",)))
+    store.delete("gold.h", "id = 1")
+    history = store.history("gold.h")
+    assert [c.version for c in history][:3] == [store.version("gold.h"), store.version("gold.h") - 1,
+                                               store.version("gold.h") - 2]
+    assert history[0].operation == "DELETE" and history[1].operation == "MERGE"
+    assert store.history("gold.h", limit=1)[0].operation == "DELETE"
+
+
+def test_vacuum_removes_only_unreferenced_files(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.v")
+    store.overwrite(rows(spark, [(2, "b", 20)]), "gold.v")
+    planned = store.vacuum("gold.v", retention_hours=0, dry_run=True)
+    assert planned and all(p.endswith(".parquet") for p in planned)
+    assert store.vacuum("gold.v", retention_hours=0) == planned
+    assert store.vacuum("gold.v", retention_hours=0, dry_run=True) == []
+    assert_rows(store.read("gold.v"), rows(spark, [(2, "b", 20)]))
+
+
+def test_vacuum_keeps_files_within_retention(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.keep")
+    store.overwrite(rows(spark, [(2, "b", 20)]), "gold.keep")
+    assert store.vacuum("gold.keep", retention_hours=168) == []
+    assert store.read("gold.keep", version=0).count() == 1
+
+
+def test_change_data_feed(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "silver.cdf", properties=CDF)
+    merged = store.merge(rows(spark, [(2, "B", 21)]), "silver.cdf", MergeSpec(keys=("id",))).version
+    deleted = store.delete("silver.cdf", "id = 1").version
+    assert (merged, deleted) == (1, 2)
+    changes = store.changes("silver.cdf", starting_version=1)
+    got = {(r["id"], r["_change_type"], r["_commit_version"]) for r in changes.collect()}
+    assert got == {(2, "update_preimage", 1), (2, "update_postimage", 1), (1, "delete", 2)}
+    inserts = store.changes("silver.cdf", 0, 0).select("id", "_change_type").collect()
+    assert sorted((r["id"], r["_change_type"]) for r in inserts) == [(1, "insert"), (2, "insert")]
+
+
+def test_list_tables(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "bronze.one")
+    store.append(rows(spark, [(1, "a", 10)]), "gold.two")
+    assert store.list_tables() == ["bronze.one", "gold.two"]
+    assert store.list_tables("gold") == ["gold.two"]

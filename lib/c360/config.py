@@ -105,7 +105,8 @@ class SourceConfig(_Strict):
     """One input source: where it lands, how to read it, and how its columns map onto canonical fields."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["person", "interaction"]
+    kind: Literal["person", "interaction", "reference"]
+    """person: records about people; interaction: events; reference: related objects (e.g. CRM accounts)."""
     format: Literal["csv", "json", "ndjson", "parquet", "jdbc"]
     path: str | None = None
     jdbc: JdbcSettings | None = None
@@ -113,8 +114,23 @@ class SourceConfig(_Strict):
     schema_ddl: str | None = Field(default=None, alias="schema")
     id: str
     updated_at: str | None = None
+    timezone: str = "UTC"
+    """Zone of timestamps written without an offset (e.g. a CRM exporting local Europe/Berlin times)."""
+    max_bad_share: float | None = Field(default=None, ge=0, le=1)
+    """Overrides bronze.max_bad_share for this source."""
     priority: int = 100
     fields: SourceFields = Field(default_factory=SourceFields)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceConfig:
@@ -130,10 +146,10 @@ class SourceConfig(_Strict):
                 raise ValueError(f"'jdbc' is only for format 'jdbc', not {self.format!r}")
         if self.kind == "interaction" and not self.updated_at:
             raise ValueError("an interaction source needs 'updated_at' (its event time)")
-        if self.kind == "person":
+        if self.kind != "interaction":
             used = [f for f in INTERACTION_FIELDS if getattr(self.fields, f) is not None]
             if used:
-                raise ValueError(f"person sources cannot map interaction fields: {', '.join(used)}")
+                raise ValueError(f"{self.kind} sources cannot map interaction fields: {', '.join(used)}")
         return self
 
 
@@ -151,6 +167,18 @@ class SparkSettings(_Strict):
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
+class BronzeSettings(_Strict):
+    """How bronze ingestion treats bad and changed input."""
+
+    max_bad_share: float = Field(default=0.05, ge=0, le=1)
+    """A source whose share of quarantined records in a run passes this fails, writing nothing that run."""
+    max_record_bytes: int = Field(default=1_048_576, ge=1)
+    on_changed_file: Literal["ingest", "error"] = "ingest"
+    """A file whose content changed under the same name: ingest it as a new version, or fail the source."""
+    infer_sampling_ratio: float = Field(default=1.0, gt=0, le=1)
+    """Share of new JSON records read to infer new fields (1.0: every record, so rare fields are not missed)."""
+
+
 class C360Config(_Strict):
     """The whole configuration file."""
 
@@ -158,6 +186,7 @@ class C360Config(_Strict):
     engine: Literal["auto", "delta-rs", "delta-spark"] = "auto"
     spark: SparkSettings = Field(default_factory=SparkSettings)
     default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    bronze: BronzeSettings = Field(default_factory=BronzeSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     config_path: str | None = Field(default=None, exclude=True)
 

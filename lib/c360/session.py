@@ -85,6 +85,8 @@ def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = Fa
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
+        # Source data is dirty: a bad value must become null (and be quarantined), not fail the whole job.
+        "spark.sql.ansi.enabled": "false",
         # Parquet that delta-rs and other readers understand (Spark's default is INT96).
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",

@@ -1,0 +1,204 @@
+"""Bronze ingestion of one source: new files in, every record accounted for, nothing written twice.
+
+For each source: list and checksum the landing files, keep only files the ledger does not know (or whose
+content changed), read them against the frozen schema, apply the contract, and then, unless the share of
+bad records passes the limit, commit the good records to ``bronze.<source>``, the bad ones to
+``bronze._quarantine`` and the files to ``bronze._ingest_log``. Each commit carries the run's Delta
+transaction id, so retrying a run with the same run id does not repeat a commit that already happened.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from c360.bronze import ledger as ledger_mod
+from c360.bronze.contract import REASONS, apply_contract, bronze_rows, quarantine_rows
+from c360.bronze.landing import LandedFile, land
+from c360.bronze.readers import infer_json, merge_schema, read_csv, read_json_documents, read_ndjson, read_parquet
+from c360.config import SourceConfig
+from c360.errors import C360Error
+from c360.storage import Txn
+
+EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
+PLAIN_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+@dataclass
+class SourceResult:
+    """What ingesting one source did in one run."""
+
+    source: str
+    status: str = "up to date"
+    files_new: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_recovered: int = 0
+    files_vanished: list[str] = field(default_factory=list)
+    records: int = 0
+    written: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    new_columns: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], {})}
+
+
+def bronze_table(source: str) -> str:
+    return f"bronze.{source}"
+
+
+def frozen_schema(store, source: SourceConfig) -> T.StructType | None:  # noqa: ANN001 - TableStore
+    """The bronze table's data columns (its schema is the contract), else the declared schema, else None."""
+    table = bronze_table(source.name)
+    if store.exists(table):
+        return T.StructType([f for f in store.schema(table).fields if not f.name.startswith("_")])
+    if source.schema_ddl:
+        return T._parse_datatype_string(source.schema_ddl)  # type: ignore[attr-defined]
+    return None
+
+
+def read_records(spark, source: SourceConfig, files: list[str], frozen: T.StructType | None,  # noqa: ANN001
+                 sampling: float) -> DataFrame | None:
+    """The files' records, parsed per the source's format against the frozen schema."""
+    if source.format in ("ndjson", "json"):
+        multi = source.format == "json"
+        schema = merge_schema(frozen, infer_json(spark, files, multi, sampling)) or EMPTY_SCHEMA
+        schema = schema if schema.fields else EMPTY_SCHEMA
+        return (read_json_documents if multi else read_ndjson)(spark, files, schema)
+    if source.format == "csv":
+        id_column = source.id if _plain(source.id) else None
+        return read_csv(spark, files, dict(source.options), frozen, id_column)
+    if source.format == "parquet":
+        return read_parquet(spark, files, frozen)
+    raise C360Error(f"source {source.name}: format {source.format!r} is not file-based")
+
+
+def _plain(expression: str) -> bool:
+    return bool(re.match(PLAIN_NAME, expression))
+
+
+def _with_checksums(df: DataFrame, files: list[LandedFile]) -> DataFrame:
+    sums = df.sparkSession.createDataFrame([(f.path, f.checksum) for f in files], "_source_file string, _file_checksum string")
+    return df.join(F.broadcast(sums), "_source_file", "left")
+
+
+def _vanished_file(files: list[LandedFile]) -> str | None:
+    from c360.bronze.landing import checksum
+
+    return next((f.path for f in files if checksum(f.path) is None), None)
+
+
+def _failure_message(source: SourceConfig, checked: DataFrame, bad: int, total: int, limit: float) -> str:
+    examples = (checked.where(F.col("_reason").isNotNull()).groupBy("_reason")
+                .agg(F.count("*").alias("n"), F.min_by(F.struct("_source_file", "_record_ref", "_detail"),
+                                                       F.struct("_source_file", "_record_ref")).alias("first"))
+                .orderBy(F.desc("n")).collect())
+    lines = [f"source {source.name}: {bad:,} of {total:,} records ({bad / total:.1%}) break the source contract "
+             f"(limit {limit:.0%}); nothing was written for this source in this run:"]
+    for row in examples:
+        first = row["first"]
+        detail = f" ({first['_detail']})" if first["_detail"] else ""
+        lines.append(f"  {row['_reason']}: {row['n']:,}, first in {first['_source_file']} at {first['_record_ref']}{detail}")
+    return "\n".join(lines)
+
+
+def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = None) -> SourceResult:  # noqa: ANN001
+    """Ingest the new files of one source (see the module docstring); `landed` overrides the listing."""
+    started = time.monotonic()
+    store, settings = ctx.store, ctx.config.bronze
+    result = SourceResult(source.name)
+    if landed is None:
+        landed, result.files_vanished = land(source.path or "")
+    todo = ledger_mod.plan(landed, ledger_mod.known_files(store, source.name))
+    result.files_unchanged, result.files_changed = len(todo.unchanged), len(todo.changed)
+    if todo.changed and settings.on_changed_file == "error":
+        raise C360Error(f"source {source.name}: file(s) changed content under the same name: "
+                        f"{', '.join(todo.changed)} (bronze.on_changed_file is 'error')")
+    recovered = ledger_mod.already_landed(store, source.name, [f for f, _ in todo.new])
+    entries = [{"file": f, "version": v, "records": sum(recovered[(f.path, f.checksum)]),
+                "written": recovered[(f.path, f.checksum)][0], "quarantined": recovered[(f.path, f.checksum)][1],
+                "status": "recovered"} for f, v in todo.new if (f.path, f.checksum) in recovered]
+    fresh = [(f, v) for f, v in todo.new if (f.path, f.checksum) not in recovered]
+    result.files_recovered, result.files_new = len(entries), len(fresh) - len(todo.changed)
+    txn = Txn(f"c360/bronze/{source.name}", ctx.run_number)
+    if fresh:
+        entries += _ingest_files(ctx, source, [f for f, _ in fresh], dict((f.path, v) for f, v in fresh), result)
+        if result.error:
+            result.seconds = round(time.monotonic() - started, 2)
+            return result
+    if entries:
+        now = datetime.now(timezone.utc)
+        store.append(ledger_mod.ledger_rows(store, source.name, entries, ctx.run_id, now), ledger_mod.LEDGER, txn=txn)
+        result.status = "ingested"
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: dict[str, int],  # noqa: ANN001
+                  result: SourceResult) -> list[dict]:
+    store, settings = ctx.store, ctx.config.bronze
+    frozen = frozen_schema(store, source)
+    paths = [f.path for f in files]
+    try:
+        records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
+        if records is None:
+            return [_entry(f, versions, 0, 0, "empty") for f in files]
+        checked = apply_contract(_with_checksums(records, files), source, settings).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = checked.groupBy("_source_file", "_reason").count().collect()
+    except C360Error:
+        raise
+    except Exception as exc:
+        gone = _vanished_file(files)
+        if gone:
+            raise C360Error(f"source {source.name}: file {gone} disappeared while it was being read; nothing was "
+                            "written for this source (the next run ingests it if it is back)") from None
+        raise
+    try:
+        per_file: dict[str, Counter] = {f.path: Counter() for f in files}
+        for row in counts:
+            per_file.setdefault(row["_source_file"], Counter())[row["_reason"] or "ok"] += row["count"]
+        total = sum(sum(c.values()) for c in per_file.values())
+        reasons = Counter()
+        for counter in per_file.values():
+            reasons.update({k: v for k, v in counter.items() if k != "ok"})
+        bad = sum(reasons.values())
+        result.records, result.quarantined = total, {r: reasons[r] for r in REASONS if reasons[r]}
+        limit = source.max_bad_share if source.max_bad_share is not None else settings.max_bad_share
+        if total and bad / total > limit:
+            result.status, result.error = "failed", _failure_message(source, checked, bad, total, limit)
+            return []
+        result.new_columns = [c for c in checked.columns if frozen is not None and not c.startswith("_")
+                              and c.lower() not in {f.name.lower() for f in frozen.fields}]
+        _commit(ctx, source, checked, bad)
+        result.written = total - bad
+        return [_entry(f, versions, sum(per_file[f.path].values()), per_file[f.path]["ok"],
+                       "ingested" if per_file[f.path] else "empty") for f in files]
+    finally:
+        checked.unpersist()
+
+
+def _entry(file: LandedFile, versions: dict[str, int], records: int, written: int, status: str) -> dict:
+    return {"file": file, "version": versions[file.path], "records": records, "written": written,
+            "quarantined": records - written, "status": status}
+
+
+def _commit(ctx, source: SourceConfig, checked: DataFrame, bad: int) -> None:  # noqa: ANN001
+    at = F.lit(datetime.now(timezone.utc)).cast("timestamp")
+    keep_raw = source.format in ("json", "ndjson")
+    good = bronze_rows(checked, ctx.run_id, at, keep_raw)
+    if [c for c in good.columns if not c.startswith("_")] or ctx.store.exists(bronze_table(source.name)):
+        ctx.store.append(good, bronze_table(source.name), txn=Txn(f"c360/bronze/{source.name}", ctx.run_number))
+    if bad:
+        ctx.store.append(quarantine_rows(checked, source.name, ctx.run_id, at), ledger_mod.QUARANTINE,
+                         txn=Txn(f"c360/quarantine/{source.name}", ctx.run_number))

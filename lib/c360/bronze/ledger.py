@@ -1,0 +1,93 @@
+"""The ingest ledger (`bronze._ingest_log`): which file was ingested when, with size, time and checksum.
+
+A file whose path and checksum are in the ledger is not ingested again; a known path with a new checksum is
+a changed file (ingested as the next file_version, or an error, per config). Files whose rows reached
+bronze or quarantine but not the ledger (a run that died between those commits) are found by their
+(_source_file, _file_checksum) and entered as `recovered` instead of being ingested twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from c360.bronze.landing import LandedFile
+from c360.storage import TableStore
+
+LEDGER = "bronze._ingest_log"
+QUARANTINE = "bronze._quarantine"
+LEDGER_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType()), T.StructField("file_path", T.StringType()),
+    T.StructField("file_size", T.LongType()), T.StructField("modified_at", T.TimestampType()),
+    T.StructField("checksum", T.StringType()), T.StructField("file_version", T.IntegerType()),
+    T.StructField("run_id", T.StringType()), T.StructField("ingested_at", T.TimestampType()),
+    T.StructField("records", T.LongType()), T.StructField("written", T.LongType()),
+    T.StructField("quarantined", T.LongType()), T.StructField("status", T.StringType()),
+])
+
+
+@dataclass
+class Plan:
+    """What to do with each landed file of a source."""
+
+    new: list[tuple[LandedFile, int]] = field(default_factory=list)  # (file, file_version)
+    unchanged: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+def known_files(store: TableStore, source: str) -> dict[str, tuple[str, int]]:
+    """path -> (checksum, file_version) of the newest ledger entry per file of `source`."""
+    if not store.exists(LEDGER):
+        return {}
+    rows = (store.read(LEDGER).where(F.col("source") == source)
+            .groupBy("file_path").agg(F.max_by(F.struct("checksum", "file_version"), "file_version").alias("last"))
+            .collect())
+    return {r["file_path"]: (r["last"]["checksum"], r["last"]["file_version"]) for r in rows}
+
+
+def plan(files: list[LandedFile], known: dict[str, tuple[str, int]]) -> Plan:
+    result = Plan()
+    for file in files:
+        entry = known.get(file.path)
+        if entry is None:
+            result.new.append((file, 1))
+        elif entry[0] == file.checksum:
+            result.unchanged.append(file.path)
+        else:
+            result.changed.append(file.path)
+            result.new.append((file, entry[1] + 1))
+    return result
+
+
+def already_landed(store: TableStore, source: str, files: list[LandedFile]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(path, checksum) -> (rows in bronze, rows in quarantine) for files a previous run wrote but did not log."""
+    wanted = [(f.path, f.checksum) for f in files]
+    if not wanted:
+        return {}
+    keys = F.struct(F.col("f").alias("f"), F.col("c").alias("c"))
+    found: dict[tuple[str, str], list[int]] = {}
+    tables = [(f"bronze.{source}", "_source_file", "_file_checksum", None, 0),
+              (QUARANTINE, "source_file", "file_checksum", source, 1)]
+    for table, file_col, sum_col, only, slot in tables:
+        if not store.exists(table):
+            continue
+        frame = store.read(table)
+        if only is not None:
+            frame = frame.where(F.col("source") == only)
+        wanted_df = store.spark.createDataFrame(wanted, "f string, c string")
+        counts = (frame.select(F.col(file_col).alias("f"), F.col(sum_col).alias("c"))
+                  .join(F.broadcast(wanted_df), ["f", "c"]).groupBy(keys.alias("k")).count().collect())
+        for row in counts:
+            found.setdefault((row["k"]["f"], row["k"]["c"]), [0, 0])[slot] = row["count"]
+    return {k: (v[0], v[1]) for k, v in found.items()}
+
+
+def ledger_rows(store: TableStore, source: str, entries: list[dict], run_id: str, at: datetime) -> DataFrame:
+    """Ledger rows for the files of one run (entries hold file, version, counts and status)."""
+    rows = [(source, e["file"].path, e["file"].size, e["file"].modified_at, e["file"].checksum, e["version"],
+             run_id, at, e["records"], e["written"], e["quarantined"], e["status"]) for e in entries]
+    return store.spark.createDataFrame(rows, LEDGER_SCHEMA)

@@ -1,0 +1,164 @@
+"""The `c360` command line: thin wrappers over the library, with errors as messages, not tracebacks.
+
+Exit codes: 0 success, 1 a user error (bad config, bad input; the message says what and where), 2 a usage
+error or a command this version does not have yet. `--debug` shows the traceback of any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from c360.errors import C360Error
+
+log = logging.getLogger("c360")
+LATER = {
+    "evaluate": "compare silver.identity_map with a ground-truth file (the silver linkage issue)",
+    "train": "retrain the Splink model (the silver linkage issue)",
+    "erase": "GDPR erasure of one data subject",
+    "export-subject": "GDPR export of one data subject's data",
+    "report": "HTML run report",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c360", description="Customer 360 on Spark, Delta Lake and Splink.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write synthetic multi-source demo data with ground truth",
+                         description="Write synthetic CRM, shop, loyalty, support, social and web data for N "
+                                     "people into DIR, with ground truth under DIR/truth.")
+    gen.add_argument("--people", type=int, required=True, help="number of true people (batch 1)")
+    gen.add_argument("--out", required=True, help="landing folder to write into")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    group = gen.add_mutually_exclusive_group()
+    group.add_argument("--delta", action="store_true", help="write the next later batch (new people, changed "
+                                                            "records, new events) beside the existing files")
+    group.add_argument("--batch", type=int, help="write this batch number (1 = initial load)")
+
+    run = sub.add_parser("run", help="run the pipeline stages", description="Run bronze, silver and gold "
+                                                                           "(incremental where possible).")
+    _config_arg(run)
+    run.add_argument("--stage", default="all", choices=["bronze", "silver", "gold", "all"])
+    run.add_argument("--full-refresh", action="store_true", help="rebuild derived tables from bronze")
+    run.add_argument("--run-id", help="reuse a run id to retry a failed run (its committed writes are skipped)")
+
+    sql = sub.add_parser("sql", help="run Spark SQL over bronze.<t>, silver.<t>, gold.<t>",
+                         description="Run a Spark SQL query over the warehouse's tables.")
+    _config_arg(sql)
+    sql.add_argument("query", help='e.g. "SELECT count(*) FROM bronze.crm_contacts"')
+    sql.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
+    sql.add_argument("--output", help="write the result here (required for parquet)")
+    sql.add_argument("--limit", type=int, default=50, help="rows to print as a table (default 50)")
+
+    for name, text in LATER.items():
+        later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
+        _config_arg(later, required=False)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--config", required=required, help="path to the YAML config (e.g. conf/demo.yaml)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from c360.datagen.generate import generate, next_batch
+
+    batch = next_batch(args.out) if args.delta else (args.batch or 1)
+    if batch > 1 and not Path(args.out, "truth", "manifest_b01.json").exists():
+        raise C360Error(f"{args.out}: batch {batch} needs batch 1 there first (run without --delta)")
+    manifest = generate(args.people, args.out, seed=args.seed, batch=batch)
+    print(f"wrote batch {batch} for {args.people} people to {args.out} in {manifest.seconds}s")
+    for source, info in manifest.sources.items():
+        print(f"  {source:<16} {info['records']:>10,} records  {len(info['files'])} file(s)")
+    print(f"  ground truth: {Path(args.out, 'truth')}")
+    return 0
+
+
+def _open(config_path: str, quiet: bool = True):  # noqa: ANN202 - (config, spark, engine, store)
+    from c360.config import load_config
+    from c360.session import session_for
+    from c360.storage import open_store
+
+    config = load_config(config_path)
+    spark, engine = session_for(config, quiet=quiet)
+    print(f"Delta engine: {engine.name} ({engine.reason})", file=sys.stderr)
+    return config, spark, engine, open_store(spark, engine.name, config.warehouse)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from c360 import pipeline
+
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, args.run_id or pipeline.new_run_id(),
+                              full_refresh=args.full_refresh)
+    results = pipeline.run(ctx, args.stage)
+    print(json.dumps({"run_id": ctx.run_id, "warehouse": config.warehouse, "stages": results}, indent=2,
+                     default=str))
+    failures = [msg for summary in results.values() for msg in summary.get("failed", [])]
+    for message in failures:
+        print(f"c360: error: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from c360.sql import query
+
+    _, _, _, store = _open(args.config)
+    result = query(store, args.query)
+    if args.format == "table":
+        _print_table(result.limit(args.limit).collect(), result.columns)
+        return 0
+    if args.format == "parquet" and not args.output:
+        raise C360Error("--format parquet needs --output PATH")
+    if args.output:
+        writer = result.coalesce(1).write.mode("overwrite")
+        {"csv": lambda: writer.option("header", True).csv(args.output), "json": lambda: writer.json(args.output),
+         "parquet": lambda: writer.parquet(args.output)}[args.format]()
+        print(f"wrote {args.format} to {args.output}")
+        return 0
+    frame = result.toPandas()
+    sys.stdout.write(frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", lines=True,
+                                                                                           date_format="iso"))
+    return 0
+
+
+def _print_table(rows: list, columns: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(width=200).print(table)
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_later(args: argparse.Namespace) -> int:
+    print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("py4j", "deltalake", "splink"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql}
+    try:
+        return handlers.get(args.command, cmd_later)(args)
+    except C360Error as exc:
+        if args.debug:
+            raise
+        print(f"c360: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reference data shared by the generator and matching: nicknames, address abbreviations."""

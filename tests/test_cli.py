@@ -1,0 +1,46 @@
+"""The CLI: help on every command, user errors as one message and exit 1, generate end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from c360.cli import main
+
+COMMANDS = ["generate", "run", "sql", "evaluate", "train", "erase", "export-subject", "report"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: c360" in capsys.readouterr().out
+
+
+def test_generate_prints_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--people", "30", "--out", str(tmp_path), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote batch 1 for 30 people" in out and "web_events" in out
+    assert main(["generate", "--people", "30", "--out", str(tmp_path), "--seed", "3", "--delta"]) == 0
+    assert "wrote batch 2" in capsys.readouterr().out
+
+
+def test_delta_without_batch_one_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--people", "30", "--out", str(tmp_path), "--batch", "2"]) == 1
+    assert "needs batch 1 there first" in capsys.readouterr().err
+
+
+def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("warehouse: w\nsources:\n  - name: crm\n")
+    assert main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "c360: error:" in err and "sources[0] (crm).kind: required key is missing" in err
+    assert "Traceback" not in err
+
+
+def test_commands_of_later_versions_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate"]) == 2
+    assert "not in this version" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from c360.session import DELTA_JARS_ENV, build_session, delta_classes_available,
 from c360.storage import TableStore, open_store
 
 ENGINES = ("delta-rs", "delta-spark")
+# Debian's libpostgresql-jdbc-java puts the driver here; scripts/test.sh installs it where it can.
+POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +28,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     settings = SparkSettings(
         master="local[2]", driver_memory="2g", shuffle_partitions=2,
         checkpoint_dir=str(tmp_path_factory.mktemp("checkpoints")),
+        jars=[POSTGRES_JDBC_JAR] if os.path.exists(POSTGRES_JDBC_JAR) else [],
     )
     session = build_session(settings, quiet=True)
     yield session

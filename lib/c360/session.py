@@ -60,10 +60,19 @@ def splink_jar() -> str:
     return similarity_jar_location()
 
 
-def _delta_expected(conf: SparkConf, jars: list[str]) -> bool:
-    """Whether Delta's classes will be on the classpath, so the extension and catalog can be set safely."""
+def _delta_expected(conf: SparkConf, jars: list[str], jvm: object | None) -> bool:
+    """Whether Delta's classes will be on the driver's classpath, so the extension and catalog can be set.
+
+    A JVM that is already running (spark-submit, Databricks) is asked directly: jars added through the session
+    builder reach executors, not its classpath. A JVM that c360 launches gets the jars at launch."""
+    if jvm is not None:
+        try:
+            jvm.org.apache.spark.util.Utils.classForName(DELTA_EXTENSION, True, False)
+            return True
+        except Exception:  # noqa: BLE001 - py4j wraps ClassNotFoundException
+            return False
     packages = conf.get("spark.jars.packages", "") or ""
-    return bool(jars) or "delta-spark" in packages or "DATABRICKS_RUNTIME_VERSION" in os.environ
+    return bool(jars) or "delta-spark" in packages
 
 
 def preset_conf() -> SparkConf:
@@ -74,8 +83,10 @@ def preset_conf() -> SparkConf:
     return SparkConf()
 
 
-def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = False) -> dict[str, str]:
-    """The settings c360 wants, before anything spark-submit already set is taken into account."""
+def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = False,
+                 jvm: object | None = None) -> dict[str, str]:
+    """The settings c360 wants, before anything spark-submit already set is taken into account; `jvm` is the
+    already running driver JVM, if any (then Delta's classes must already be on its classpath)."""
     delta = delta_jars(settings)
     jars = [splink_jar(), *delta, *settings.jars]
     conf: dict[str, str] = {
@@ -106,7 +117,7 @@ def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = Fa
     if quiet:
         conf["spark.ui.enabled"] = "false"
         conf["spark.ui.showConsoleProgress"] = "false"
-    if _delta_expected(preset, delta):
+    if _delta_expected(preset, delta, jvm):
         conf["spark.sql.extensions"] = DELTA_EXTENSION
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
         # Tables stay readable by delta-rs: no deletion vectors unless a user opts in per table.
@@ -120,7 +131,7 @@ def build_session(settings: SparkSettings, warehouse: str | None = None, *, quie
     """Get or create the SparkSession with c360's settings; values already set by spark-submit are kept."""
     preset = preset_conf()
     builder = SparkSession.builder
-    for key, value in session_conf(settings, preset, quiet=quiet).items():
+    for key, value in session_conf(settings, preset, quiet=quiet, jvm=SparkContext._jvm).items():
         if key == "spark.jars" and preset.get(key):
             value = ",".join(filter(None, [preset.get(key), value]))
         elif preset.contains(key):

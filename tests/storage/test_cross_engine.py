@@ -46,3 +46,12 @@ def test_written_by_one_engine_maintained_by_the_other(
     # Versions before the vacuum lost their change files (as Delta intends); read the feed from the append.
     changes = second.changes("gold.x", starting_version=appended.version).select("id", "_change_type").collect()
     assert (4, "insert") in {(r["id"], r["_change_type"]) for r in changes}
+
+
+def test_partitioned_table_from_delta_spark_reads_in_delta_rs(stores: dict[str, TableStore], spark: SparkSession) -> None:
+    native, embedded = stores["delta-spark"], stores["delta-rs"]
+    df = spark.createDataFrame([(1, "a", 10), (2, "b", 20), (3, "a", 30)], SCHEMA)
+    df.write.format("delta").partitionBy("name").save(native.path("gold.parts"))
+    _same(embedded.read("gold.parts"), df)
+    embedded.merge(_rows(spark, [(1, "a", 11)]), "gold.parts", MergeSpec(keys=("id",)))
+    _same(native.read("gold.parts"), _rows(spark, [(1, "a", 11), (2, "b", 20), (3, "a", 30)]))

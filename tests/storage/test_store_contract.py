@@ -204,3 +204,17 @@ def test_list_tables(store: TableStore, spark: SparkSession) -> None:
     store.append(rows(spark, [(1, "a", 10)]), "gold.two")
     assert store.list_tables() == ["bronze.one", "gold.two"]
     assert store.list_tables("gold") == ["gold.two"]
+
+
+def test_paths_with_spaces_and_non_ascii(spark: SparkSession, tmp_path, request: pytest.FixtureRequest,
+                                         store: TableStore) -> None:
+    from c360.storage import open_store
+
+    spaced = open_store(spark, store.engine, str(tmp_path / "my wärehouse+1"))
+    spaced.append(rows(spark, [(1, "a", 10)]), "bronze.t")
+    spaced.overwrite(rows(spark, [(2, "b", 20)]), "bronze.t")
+    assert_rows(spaced.read("bronze.t"), rows(spark, [(2, "b", 20)]))
+    assert spaced.vacuum("bronze.t", retention_hours=0, dry_run=True)
+    spaced.vacuum("bronze.t", retention_hours=0)
+    assert_rows(spaced.read("bronze.t"), rows(spark, [(2, "b", 20)]))
+    assert spaced.list_tables() == ["bronze.t"]

@@ -135,7 +135,7 @@ def bronze_rows(df: DataFrame, run_id: str, ingested_at: Column, keep_raw: bool)
 QUARANTINE_SCHEMA = T.StructType([
     T.StructField("source", T.StringType()), T.StructField("source_file", T.StringType()),
     T.StructField("file_checksum", T.StringType()), T.StructField("record_ref", T.StringType()),
-    T.StructField("raw", T.StringType()), T.StructField("reason", T.StringType()),
+    T.StructField("record_hash", T.StringType()), T.StructField("raw", T.StringType()), T.StructField("reason", T.StringType()),
     T.StructField("detail", T.StringType()), T.StructField("run_id", T.StringType()),
     T.StructField("quarantined_at", T.TimestampType()),
 ])
@@ -146,6 +146,6 @@ def quarantine_rows(df: DataFrame, source: str, run_id: str, at: Column) -> Data
     return df.where(F.col("_reason").isNotNull()).select(
         F.lit(source).alias("source"), F.col("_source_file").alias("source_file"),
         F.col("_file_checksum").alias("file_checksum"), F.col("_record_ref").alias("record_ref"),
-        F.col("_text").alias("raw"), F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),
+        F.col("_record_hash").alias("record_hash"), F.col("_text").alias("raw"), F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),
         F.lit(run_id).alias("run_id"), at.alias("quarantined_at"),
     )

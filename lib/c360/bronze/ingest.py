@@ -9,9 +9,10 @@ transaction id, so retrying a run with the same run id does not repeat a commit 
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -23,7 +24,8 @@ from pyspark.sql import types as T
 from c360.bronze import ledger as ledger_mod
 from c360.bronze.contract import REASONS, apply_contract, bronze_rows, quarantine_rows
 from c360.bronze.landing import LandedFile, land
-from c360.bronze.readers import infer_json, merge_schema, read_csv, read_json_documents, read_ndjson, read_parquet
+from c360.bronze.readers import (infer_json, jdbc_location, merge_schema, read_csv, read_jdbc, read_json_documents,
+                                 read_ndjson, read_parquet)
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.storage import Txn
@@ -115,6 +117,8 @@ def _failure_message(source: SourceConfig, checked: DataFrame, bad: int, total: 
 
 def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = None) -> SourceResult:  # noqa: ANN001
     """Ingest the new files of one source (see the module docstring); `landed` overrides the listing."""
+    if source.format == "jdbc":
+        return ingest_jdbc(ctx, source)
     started = time.monotonic()
     store, settings = ctx.store, ctx.config.bronze
     result = SourceResult(source.name)
@@ -145,6 +149,66 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
     return result
 
 
+def jdbc_options(source: SourceConfig) -> dict[str, str]:
+    """Spark's JDBC options for a source, with credentials read from the environment variables it names."""
+    jdbc = source.jdbc
+    assert jdbc is not None
+    options = {"url": jdbc.url, **jdbc.properties}
+    options["dbtable" if jdbc.table else "query"] = jdbc.table or jdbc.query or ""
+    if jdbc.driver:
+        options["driver"] = jdbc.driver
+    for key, env in (("user", jdbc.user_env), ("password", jdbc.password_env)):
+        if env:
+            if env not in os.environ:
+                raise C360Error(f"source {source.name}: environment variable {env} (jdbc.{key}_env) is not set")
+            options[key] = os.environ[env]
+    return options
+
+
+def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
+    """Ingest a database table: rows changed since the last run's watermark (all rows without `updated_at`),
+    minus rows bronze already holds unchanged (same id and record hash), so re-runs add nothing."""
+    started = time.monotonic()
+    result = SourceResult(source.name)
+    jdbc = source.jdbc
+    assert jdbc is not None
+    location = jdbc_location(jdbc.url, jdbc.table, jdbc.query)
+    previous = ledger_mod.last_watermark(ctx.store, source.name, location)
+    try:
+        records = read_jdbc(ctx.spark, jdbc_options(source), source.updated_at, previous, location)
+        checked = apply_contract(records.withColumn("_file_checksum", F.lit(None).cast("string")), source,
+                                 ctx.config.bronze)
+    except C360Error:
+        raise
+    except Exception as exc:  # noqa: BLE001 - driver and connection errors, reported without credentials
+        first = str(exc).strip().splitlines()[0][:300]
+        raise C360Error(f"source {source.name}: cannot read {location}: {first}") from None
+    table = bronze_table(source.name)
+    if ctx.store.exists(table):
+        checked = checked.join(ctx.store.read(table).select("_record_hash"), "_record_hash", "left_anti")
+    if ctx.store.exists(ledger_mod.QUARANTINE):
+        held = ctx.store.read(ledger_mod.QUARANTINE).where(F.col("source") == source.name)
+        checked = checked.join(held.select(F.col("record_hash").alias("_record_hash")), "_record_hash", "left_anti")
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        per_file = _tally(checked, source, ctx.config.bronze, result)
+        total = result.records
+        if per_file is not None and total:
+            bad = total - per_file[location]["ok"]
+            _commit(ctx, source, checked, bad)
+            watermark = checked.agg(F.max("_updated_at")).first()[0]
+            entry = {"file": LandedFile(location, total, watermark or datetime.now(timezone.utc),
+                                        f"run:{ctx.run_id}"), "version": 1, "records": total,
+                     "written": total - bad, "quarantined": bad, "status": "ingested"}
+            rows = ledger_mod.ledger_rows(ctx.store, source.name, [entry], ctx.run_id, datetime.now(timezone.utc))
+            ctx.store.append(rows, ledger_mod.LEDGER, txn=Txn(f"c360/bronze/{source.name}", ctx.run_number))
+            result.status, result.written, result.files_new = "ingested", total - bad, 1
+    finally:
+        checked.unpersist()
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
 def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: dict[str, int],  # noqa: ANN001
                   result: SourceResult) -> list[dict]:
     store, settings = ctx.store, ctx.config.bronze
@@ -155,37 +219,46 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         if records is None:
             return [_entry(f, versions, 0, 0, "empty") for f in files]
         checked = apply_contract(_with_checksums(records, files), source, settings).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = checked.groupBy("_source_file", "_reason").count().collect()
+        checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
         raise
-    except Exception as exc:
+    except Exception:
         gone = _vanished_file(files)
         if gone:
             raise C360Error(f"source {source.name}: file {gone} disappeared while it was being read; nothing was "
                             "written for this source (the next run ingests it if it is back)") from None
         raise
     try:
-        per_file: dict[str, Counter] = {f.path: Counter() for f in files}
-        for row in counts:
-            per_file.setdefault(row["_source_file"], Counter())[row["_reason"] or "ok"] += row["count"]
-        total = sum(sum(c.values()) for c in per_file.values())
-        reasons = Counter()
-        for counter in per_file.values():
-            reasons.update({k: v for k, v in counter.items() if k != "ok"})
-        bad = sum(reasons.values())
-        result.records, result.quarantined = total, {r: reasons[r] for r in REASONS if reasons[r]}
-        limit = source.max_bad_share if source.max_bad_share is not None else settings.max_bad_share
-        if total and bad / total > limit:
-            result.status, result.error = "failed", _failure_message(source, checked, bad, total, limit)
+        per_file = _tally(checked, source, settings, result)
+        if per_file is None:
             return []
         result.new_columns = [c for c in checked.columns if frozen is not None and not c.startswith("_")
                               and c.lower() not in {f.name.lower() for f in frozen.fields}]
-        _commit(ctx, source, checked, bad)
-        result.written = total - bad
+        _commit(ctx, source, checked, sum(result.quarantined.values()))
         return [_entry(f, versions, sum(per_file[f.path].values()), per_file[f.path]["ok"],
                        "ingested" if per_file[f.path] else "empty") for f in files]
     finally:
         checked.unpersist()
+
+
+def _tally(checked: DataFrame, source: SourceConfig, settings, result: SourceResult  # noqa: ANN001
+           ) -> dict[str, Counter] | None:
+    """Count records per file and reason into `result`; None, with `result.error` set, when the share of bad
+    records passes the source's limit (then nothing may be written)."""
+    per_file: dict[str, Counter] = defaultdict(Counter)
+    for row in checked.groupBy("_source_file", "_reason").count().collect():
+        per_file[row["_source_file"]][row["_reason"] or "ok"] += row["count"]
+    reasons = Counter()
+    for counter in per_file.values():
+        reasons.update({k: v for k, v in counter.items() if k != "ok"})
+    total, bad = sum(sum(c.values()) for c in per_file.values()), sum(reasons.values())
+    result.records, result.quarantined = total, {r: reasons[r] for r in REASONS if reasons[r]}
+    result.written = total - bad
+    limit = source.max_bad_share if source.max_bad_share is not None else settings.max_bad_share
+    if total and bad / total > limit:
+        result.status, result.error, result.written = "failed", _failure_message(source, checked, bad, total, limit), 0
+        return None
+    return per_file
 
 
 def _entry(file: LandedFile, versions: dict[str, int], records: int, written: int, status: str) -> dict:

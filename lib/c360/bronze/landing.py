@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 
 import pyarrow.fs as pafs
 
+from c360.fs import filesystem
+
 CHUNK = 8 * 1024 * 1024
 
 
@@ -29,7 +31,7 @@ class LandedFile:
 
 
 def _split_glob(pattern: str) -> tuple[pafs.FileSystem, str, str]:
-    fs, path = pafs.FileSystem.from_uri(pattern if "://" in pattern else f"file://{pattern}")
+    fs, path = filesystem(pattern)
     parts = path.split("/")
     fixed = []
     for part in parts:
@@ -42,13 +44,6 @@ def _split_glob(pattern: str) -> tuple[pafs.FileSystem, str, str]:
 def uri(fs: pafs.FileSystem, path: str) -> str:
     """A path as Spark and the ledger name it (file:/..., s3a://... stays with its scheme)."""
     return f"file:{path}" if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{path}"
-
-
-def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
-    """The file system and local path of a Spark-style path (``file:/x`` or ``s3a://b/k``)."""
-    if path.startswith("file:/") and not path.startswith("file://"):
-        path = "file://" + path[len("file:"):]
-    return pafs.FileSystem.from_uri(path if "://" in path else f"file://{path}")
 
 
 def list_files(pattern: str) -> list[tuple[str, int, datetime]]:

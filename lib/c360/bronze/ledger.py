@@ -49,6 +49,15 @@ def known_files(store: TableStore, source: str) -> dict[str, tuple[str, int]]:
     return {r["file_path"]: (r["last"]["checksum"], r["last"]["file_version"]) for r in rows}
 
 
+def last_watermark(store: TableStore, source: str, location: str) -> str | None:
+    """The newest `updated_at` a database source delivered (kept in the ledger's modified_at), as ISO text."""
+    if not store.exists(LEDGER):
+        return None
+    row = (store.read(LEDGER).where((F.col("source") == source) & (F.col("file_path") == location))
+           .agg(F.max("modified_at")).first())
+    return row[0].strftime("%Y-%m-%d %H:%M:%S.%f") if row and row[0] else None
+
+
 def plan(files: list[LandedFile], known: dict[str, tuple[str, int]]) -> Plan:
     result = Plan()
     for file in files:

@@ -19,7 +19,8 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from c360.bronze.landing import filesystem, first_line
+from c360.bronze.landing import first_line
+from c360.fs import filesystem
 
 CORRUPT = "_corrupt_record"
 META_COLUMNS = ("_source_file", "_record_ref", "_raw", "_corrupt", "_error")
@@ -52,7 +53,9 @@ def _position(df: DataFrame, label: str) -> DataFrame:
 
 
 def _located(df: DataFrame) -> DataFrame:
-    return df.select("*", F.col("_metadata.file_path").alias("_source_file"),
+    # Spark names files as encoded URIs (a space is %20); decode to the path the ledger uses ('+' stays '+').
+    path = F.expr("url_decode(replace(_metadata.file_path, '+', '%2B'))")
+    return df.select("*", path.alias("_source_file"),
                      F.col("_metadata.file_block_start").alias("_block"),
                      F.monotonically_increasing_id().alias("_seq"))
 
@@ -235,3 +238,23 @@ def _union(frames: list[DataFrame]) -> DataFrame | None:
     for frame in frames[1:]:
         out = out.unionByName(frame, allowMissingColumns=True)
     return out
+
+
+def jdbc_location(url: str, table: str | None, query: str | None) -> str:
+    """How a JDBC source is named in bronze and the ledger (never with credentials)."""
+    return f"{url.split('?')[0]}#{table or 'query'}"
+
+
+def read_jdbc(spark: SparkSession, options: dict[str, str], updated_at: str | None, since: str | None,
+              location: str) -> DataFrame:
+    """Rows of a database table or query; with a watermark, only rows whose `updated_at` is at or after it
+    (the filter is pushed down to the database when `updated_at` is a plain column)."""
+    frame = spark.read.format("jdbc").options(**options).load()
+    if updated_at and since:
+        frame = frame.where(F.expr(updated_at) >= F.lit(since).cast("timestamp"))
+    frame = frame.withColumn("_seq", F.monotonically_increasing_id())
+    return frame.select(
+        *[F.col(f"`{c}`") for c in frame.columns if c != "_seq"], F.lit(location).alias("_source_file"),
+        F.concat(F.lit("row "), (F.col("_seq") + 1).cast("string")).alias("_record_ref"),
+        F.lit(None).cast("string").alias("_raw"), F.lit(None).cast("string").alias("_corrupt"),
+        F.lit(None).cast("string").alias("_error"))

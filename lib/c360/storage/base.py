@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from c360.errors import C360Error, TableNotFoundError
+from c360.fs import filesystem
 
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_]*)$")
 
@@ -146,7 +147,7 @@ class TableStore(ABC):
 
     def list_tables(self, layer: str | None = None) -> list[str]:
         """Every Delta table in the warehouse (or one layer), as ``layer.table`` names, sorted."""
-        fs, root = pafs.FileSystem.from_uri(self.warehouse)
+        fs, root = filesystem(self.warehouse)
         layers = [layer] if layer else [
             i.base_name for i in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
             if i.type == pafs.FileType.Directory and TABLE_NAME.match(f"{i.base_name}.x")
@@ -187,23 +188,38 @@ class TableStore(ABC):
     def txn_version(self, table: str, app_id: str) -> int | None:
         """The last committed version of application `app_id` on this table, or None."""
 
-    @abstractmethod
     def append(self, df: DataFrame, table: str, *, txn: Txn | None = None,
                properties: Mapping[str, str] | None = None) -> WriteResult:
         """Add the rows; new columns are added to the table. Creates the table with `properties` if new."""
+        return self._skip(table, txn) or self._write(df, table, "append", txn, properties)
 
-    @abstractmethod
     def overwrite(self, df: DataFrame, table: str, *, txn: Txn | None = None,
                   properties: Mapping[str, str] | None = None) -> WriteResult:
         """Replace all rows and the schema in one commit (older versions stay readable until vacuum)."""
+        return self._skip(table, txn) or self._write(df, table, "overwrite", txn, properties)
 
-    @abstractmethod
     def merge(self, df: DataFrame, table: str, spec: MergeSpec, *, txn: Txn | None = None) -> WriteResult:
         """Upsert `df` per `spec`; creates the table from `df` when it does not exist yet."""
+        if not self.exists(table):
+            return self.overwrite(df, table, txn=txn)
+        return self._skip(table, txn) or self._merge(align_to_table(df, self.schema(table), table), table, spec, txn)
 
-    @abstractmethod
     def delete(self, table: str, predicate: str, *, txn: Txn | None = None) -> WriteResult:
         """Delete the rows matching a portable SQL predicate."""
+        self.require(table)
+        return self._skip(table, txn) or self._delete(table, predicate, txn)
+
+    @abstractmethod
+    def _write(self, df: DataFrame, table: str, mode: str, txn: Txn | None,
+               properties: Mapping[str, str] | None) -> WriteResult:
+        """Append or overwrite (`mode`), committing `txn` with the data."""
+
+    @abstractmethod
+    def _merge(self, df: DataFrame, table: str, spec: MergeSpec, txn: Txn | None) -> WriteResult:
+        """Merge a source already aligned to the existing table's types."""
+
+    @abstractmethod
+    def _delete(self, table: str, predicate: str, txn: Txn | None) -> WriteResult: ...
 
     @abstractmethod
     def history(self, table: str, limit: int | None = None) -> list[Commit]:

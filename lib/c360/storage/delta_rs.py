@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, Field, Schema
+from deltalake import DeltaTable, Schema
 from deltalake.exceptions import TableNotFoundError as DeltaRsTableNotFound
 from deltalake.transaction import AddAction, CommitProperties, Transaction, create_table_with_add_actions
 from pyspark.sql import DataFrame
@@ -26,6 +26,7 @@ from pyspark.sql import types as T
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from c360.errors import C360Error
+from c360.fs import decoded, filesystem
 from c360.storage.base import Commit, MergeSpec, TableStore, Txn, WriteResult, align_to_table, as_nullable
 
 STRING_STATS_MAX = 32  # longer strings get no min/max (exact bounds only; Delta truncates, we omit)
@@ -142,7 +143,7 @@ class DeltaRsStore(TableStore):
         schema = delta_to_spark_schema(dt.schema())
         partitions = dt.metadata().partition_columns
         if not partitions:
-            files = dt.file_uris()
+            files = [decoded(f) for f in dt.file_uris()]
             if not files:
                 return self.spark.createDataFrame([], schema)
             return self.spark.read.schema(schema).parquet(*files)
@@ -153,11 +154,11 @@ class DeltaRsStore(TableStore):
         from pyspark.sql import functions as F
 
         data_schema = T.StructType([f for f in schema.fields if f.name not in partitions])
-        actions = dt.get_add_actions(flatten=True).to_pylist()
+        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
         groups: dict[tuple, list[str]] = {}
         for action in actions:
             key = tuple(action.get(f"partition.{p}") for p in partitions)
-            groups.setdefault(key, []).append(f"{dt.table_uri.rstrip('/')}/{action['path']}")
+            groups.setdefault(key, []).append(decoded(f"{dt.table_uri.rstrip('/')}/{action['path']}"))
         frames = []
         for key, files in groups.items():
             frame = self.spark.read.schema(data_schema).parquet(*files)
@@ -189,7 +190,7 @@ class DeltaRsStore(TableStore):
         root = self.path(table)
         folder = f"c360-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
         df.write.mode("errorifexists").parquet(f"{root}/{folder}")
-        fs, base = pafs.FileSystem.from_uri(root)
+        fs, base = filesystem(root)
         actions = []
         for info in fs.get_file_info(pafs.FileSelector(f"{base}/{folder}", recursive=True)):
             if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
@@ -207,9 +208,6 @@ class DeltaRsStore(TableStore):
 
     def _write(self, df: DataFrame, table: str, mode: str, txn: Txn | None,
                properties: Mapping[str, str] | None) -> WriteResult:
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
         exists = self.exists(table)
         if exists and mode == "append":
             dt = self._table(table)
@@ -240,25 +238,11 @@ class DeltaRsStore(TableStore):
             dt.alter.add_columns(list(spark_to_delta_schema(new).fields))
             dt.update_incremental()
 
-    def append(self, df: DataFrame, table: str, *, txn: Txn | None = None,
-               properties: Mapping[str, str] | None = None) -> WriteResult:
-        return self._write(df, table, "append", txn, properties)
-
-    def overwrite(self, df: DataFrame, table: str, *, txn: Txn | None = None,
-                  properties: Mapping[str, str] | None = None) -> WriteResult:
-        return self._write(df, table, "overwrite", txn, properties)
-
-    def merge(self, df: DataFrame, table: str, spec: MergeSpec, *, txn: Txn | None = None) -> WriteResult:
-        if not self.exists(table):
-            return self.overwrite(df, table, txn=txn)
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
+    def _merge(self, df: DataFrame, table: str, spec: MergeSpec, txn: Txn | None) -> WriteResult:
         dt = self._table(table)
-        df = align_to_table(df, delta_to_spark_schema(dt.schema()), table)
         staging = f"{self.warehouse}/_staging/merge-{uuid.uuid4().hex}"
         df.write.parquet(staging)
-        fs, base = pafs.FileSystem.from_uri(staging)
+        fs, base = filesystem(staging)
         try:
             import pyarrow.dataset as ds
 
@@ -287,11 +271,7 @@ class DeltaRsStore(TableStore):
             merger = merger.when_not_matched_by_source_delete(predicate=condition)
         return merger
 
-    def delete(self, table: str, predicate: str, *, txn: Txn | None = None) -> WriteResult:
-        self.require(table)
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
+    def _delete(self, table: str, predicate: str, txn: Txn | None) -> WriteResult:
         metrics = self._table(table).delete(predicate, commit_properties=_commit_properties(txn))
         return WriteResult(table, self.version(table), metrics={k: int(v) for k, v in metrics.items() if isinstance(v, int)})
 
@@ -314,9 +294,9 @@ class DeltaRsStore(TableStore):
         dt = self._table(table)
         # full: list the folder like delta-spark does, so files of failed, uncommitted writes go too.
         removed = dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True)
-        fs, base = pafs.FileSystem.from_uri(dt.table_uri)
-        relative = sorted({p[len(base) + 1:] if p.startswith(base + "/") else p.lstrip("/") for p in
-                           (pafs.FileSystem.from_uri(x)[1] if "://" in x else x for x in removed)})
+        fs, base = filesystem(decoded(dt.table_uri).rstrip("/"))
+        relative = sorted({p[len(base) + 1:] if p.startswith(base + "/") else p.lstrip("/")
+                           for p in (filesystem(decoded(x))[1] for x in removed)})
         if dry_run:  # delta-rs also lists tombstones whose files an earlier vacuum already deleted
             relative = [r for r in relative if fs.get_file_info(f"{base}/{r}").type == pafs.FileType.File]
         return relative

@@ -59,9 +59,6 @@ class DeltaSparkStore(TableStore):
 
     def _write(self, df: DataFrame, table: str, mode: str, txn: Txn | None,
                properties: Mapping[str, str] | None) -> WriteResult:
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
         exists = self.exists(table)
         if mode == "append" and exists:
             df = align_to_table(df, self.schema(table), table)
@@ -74,14 +71,6 @@ class DeltaSparkStore(TableStore):
             writer = writer.option("txnAppId", txn.app_id).option("txnVersion", str(txn.version))
         writer.save(self.path(table))
         return WriteResult(table, self.version(table))
-
-    def append(self, df: DataFrame, table: str, *, txn: Txn | None = None,
-               properties: Mapping[str, str] | None = None) -> WriteResult:
-        return self._write(df, table, "append", txn, properties)
-
-    def overwrite(self, df: DataFrame, table: str, *, txn: Txn | None = None,
-                  properties: Mapping[str, str] | None = None) -> WriteResult:
-        return self._write(df, table, "overwrite", txn, properties)
 
     @contextmanager
     def _dml_txn(self, txn: Txn | None) -> Iterator[None]:
@@ -97,14 +86,8 @@ class DeltaSparkStore(TableStore):
             self.spark.conf.unset(TXN_APP)
             self.spark.conf.unset(TXN_VERSION)
 
-    def merge(self, df: DataFrame, table: str, spec: MergeSpec, *, txn: Txn | None = None) -> WriteResult:
-        if not self.exists(table):
-            return self.overwrite(df, table, txn=txn)
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
-        source = align_to_table(df, self.schema(table), table)
-        builder = self._table(table).alias("t").merge(source.alias("s"), spec.predicate()).withSchemaEvolution()
+    def _merge(self, df: DataFrame, table: str, spec: MergeSpec, txn: Txn | None) -> WriteResult:
+        builder = self._table(table).alias("t").merge(df.alias("s"), spec.predicate()).withSchemaEvolution()
         if spec.delete_condition:
             builder = builder.whenMatchedDelete(condition=spec.delete_condition)
         if spec.update == "all":
@@ -120,10 +103,7 @@ class DeltaSparkStore(TableStore):
             builder.execute()
         return WriteResult(table, self.version(table))
 
-    def delete(self, table: str, predicate: str, *, txn: Txn | None = None) -> WriteResult:
-        skipped = self._skip(table, txn)
-        if skipped:
-            return skipped
+    def _delete(self, table: str, predicate: str, txn: Txn | None) -> WriteResult:
         with self._dml_txn(txn):
             self._table(table).delete(predicate)
         return WriteResult(table, self.version(table))

@@ -23,7 +23,7 @@ from pyspark.sql import types as T
 
 from c360.bronze import ledger as ledger_mod
 from c360.bronze.contract import REASONS, apply_contract, bronze_rows, quarantine_rows
-from c360.bronze.landing import LandedFile, land
+from c360.bronze.landing import LandedFile, checksum, land
 from c360.bronze.readers import (infer_json, jdbc_location, merge_schema, read_csv, read_jdbc, read_json_documents,
                                  read_ndjson, read_parquet)
 from c360.config import SourceConfig
@@ -96,8 +96,6 @@ def _with_checksums(df: DataFrame, files: list[LandedFile]) -> DataFrame:
 
 
 def _vanished_file(files: list[LandedFile]) -> str | None:
-    from c360.bronze.landing import checksum
-
     return next((f.path for f in files if checksum(f.path) is None), None)
 
 

@@ -139,21 +139,18 @@ def person_sources(people: pd.DataFrame, pools: Pools, seed: int, win: src.Windo
     return PersonSources(accounts, contacts, customers, loyalty, profiles, truth)
 
 
-def changed_records(base: PersonSources, people: pd.DataFrame, seed: int, win: src.Window
+def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, seed: int, win: src.Window
                     ) -> tuple[PersonSources, pd.DataFrame]:
     """Existing records of a few people, updated in this batch: a new e-mail or a move; ids unchanged."""
     rng = stream(seed, win.batch, "changes")
     chosen = people[rng.random(len(people)) < CHANGED_SHARE].copy()
     moves = rng.random(len(chosen)) < 0.5
-    for col in ("street_name", "house_number", "city", "postcode", "region"):
+    new_home = generate_population(len(chosen), seed + win.batch, pools)
+    for col in src.ADDRESS_COLUMNS:
         chosen.loc[moves, f"prev_{col}"] = chosen.loc[moves, col]
-    moved = src.known_address(chosen.assign(moved=False), rng, 0.0)
-    new_addr = generate_population(len(chosen), seed + win.batch, build_pools(seed), 0)
-    for col in ("street_name", "house_number", "city", "postcode", "region"):
-        chosen.loc[moves, col] = new_addr.loc[moves, col].to_numpy()
+        chosen.loc[moves, col] = new_home.loc[moves, col].to_numpy()
     chosen.loc[~moves, "email"] = ("new." + chosen.loc[~moves, "email"]).to_numpy()
     chosen["moved"] = moves
-    del moved
     ids = set(chosen["true_id"])
     stamp = win.times(rng, 1).iloc[0]
 
@@ -228,7 +225,7 @@ def generate(people: int, out: Path | str, seed: int = 42, batch: int = 1) -> Ma
         new_n = max(1, int(people * NEW_PEOPLE_SHARE))
         new_people = generate_population(new_n, seed, pools, id_offset=people + (batch - 2) * new_n)
         fresh = person_sources(new_people, pools, seed, win)
-        changed, changed_people = changed_records(base, base_people, seed, win)
+        changed, changed_people = changed_records(base, base_people, pools, seed, win)
         written = concat(fresh, changed)
         owners = concat(base, fresh)
         population = pd.concat([changed_people, new_people], ignore_index=True)

@@ -70,10 +70,13 @@ def name_noise(frame: pd.DataFrame, rng: np.random.Generator, *, typo: float, ni
     return noise.recase(first, rng, upper, lower), noise.recase(last, rng, upper, lower)
 
 
+ADDRESS_COLUMNS = ("street_name", "house_number", "city", "postcode", "region")
+
+
 def known_address(frame: pd.DataFrame, rng: np.random.Generator, stale: float) -> pd.DataFrame:
     """The address this source knows: movers' old address in a `stale` share of records."""
     old = frame["moved"].to_numpy() & (rng.random(len(frame)) < stale)
-    cols = ["street_name", "house_number", "city", "postcode", "region"]
+    cols = list(ADDRESS_COLUMNS)
     out = frame[cols].copy()
     out.loc[old, cols] = frame.loc[old, [f"prev_{c}" for c in cols]].to_numpy()
     return out

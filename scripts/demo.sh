@@ -17,15 +17,17 @@ print(f"run {run['run_id']}")
 for stage, summary in run["stages"].items():
     sources = summary.get("sources", {})
     written = sum(s.get("written", 0) for s in sources.values())
-    print(f"  {stage:<7} {summary.get('status', 'done'):<14} {written:>10,} records written"
-          + (f" in {summary['seconds']}s" if "seconds" in summary else ""))
+    if "status" in summary:
+        print(f"  {stage:<7} {summary['status']}")
+    else:
+        print(f"  {stage:<7} {written:>10,} records written in {summary['seconds']}s")
 PY
 echo
 echo "Tables (Delta, readable by Spark, delta-rs, DuckDB, Databricks ...) are under: $ROOT/demo/warehouse"
-find demo/warehouse -maxdepth 2 -mindepth 2 -type d | sort | sed 's/^/  /'
+find demo/warehouse -mindepth 3 -maxdepth 3 -type d -name _delta_log | sed 's|/_delta_log$||' | sort | sed 's/^/  /'
 echo
-echo "Example query:"
-echo "  c360 sql --config conf/demo.yaml \"SELECT source, reason, count(*) AS n FROM bronze._quarantine GROUP BY source, reason\""
+echo "Example queries:"
+echo "  c360 sql --config conf/demo.yaml \"SELECT source, count(*) AS files, sum(records) AS records, sum(quarantined) AS quarantined FROM bronze._ingest_log GROUP BY source\""
 echo "  c360 sql --config conf/demo.yaml \"SELECT event_type, count(*) AS n FROM bronze.web_events GROUP BY event_type ORDER BY n DESC\""
 c360 sql --config conf/demo.yaml "SELECT event_type, count(*) AS n FROM bronze.web_events GROUP BY event_type ORDER BY n DESC" 2>/dev/null
 echo "(run 'source .venv/bin/activate' first to use c360 directly)"

@@ -44,3 +44,18 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.
 def test_commands_of_later_versions_say_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate"]) == 2
     assert "not in this version" in capsys.readouterr().err
+
+
+def test_sql_errors_list_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str], spark) -> None:  # noqa: ANN001
+    import yaml
+
+    from c360.storage import open_store
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(yaml.safe_dump({"warehouse": str(tmp_path / "wh"), "engine": "delta-rs"}))
+    open_store(spark, "delta-rs", str(tmp_path / "wh")).append(spark.createDataFrame([(1,)], "id long"), "bronze.t")
+    assert main(["sql", "--config", str(config), "SELECT * FROM bronze.missing"]) == 1
+    err = capsys.readouterr().err
+    assert "TABLE_OR_VIEW_NOT_FOUND" in err and "tables: bronze.t" in err and "Traceback" not in err
+    assert main(["sql", "--config", str(config), "SELECT count(*) AS n FROM bronze.t", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "1"]

@@ -107,10 +107,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from pyspark.errors import AnalysisException, ParseException
+
     from c360.sql import query
 
     _, _, _, store = _open(args.config)
-    result = query(store, args.query)
+    try:
+        result = query(store, args.query)
+    except (AnalysisException, ParseException) as exc:
+        tables = ", ".join(store.list_tables()) or "none yet"
+        raise C360Error(f"{str(exc).splitlines()[0]}\n  tables: {tables}") from None
     if args.format == "table":
         _print_table(result.limit(args.limit).collect(), result.columns)
         return 0

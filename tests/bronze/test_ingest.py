@@ -163,16 +163,26 @@ def test_empty_zero_byte_and_header_only_files(bronze: Callable[..., Bronze]) ->
 
 def test_missing_and_duplicated_record_ids(bronze: Callable[..., Bronze]) -> None:
     b = bronze({**NDJSON, "updated_at": "ts"}, **LENIENT)
-    b.write("a.ndjson", '{"id":"1","ts":"2024-01-01T00:00:00Z"}\n{"ts":"2024-01-01T00:00:00Z"}\n'
-                        '{"id":" ","ts":"2024-01-01T00:00:00Z"}\n{"id":"1","ts":"2024-02-01T00:00:00Z"}\n')
-    accounted(b, b.ingest(), 4)
+    b.write("a.ndjson", '{"id":"1","ts":"2024-01-01T00:00:00Z","v":"a"}\n{"ts":"2024-01-01T00:00:00Z"}\n'
+                        '{"id":" ","ts":"2024-01-01T00:00:00Z"}\n{"id":"1","ts":"2024-02-01T00:00:00Z","v":"b"}\n'
+                        '{"id":"1","ts":"2024-02-01T00:00:00Z","v":"b"}\n')
+    accounted(b, b.ingest(), 5)
     reasons = sorted((r["reason"], r["record_ref"]) for r in b.quarantine())
-    assert reasons == [("duplicate_record_id", "line 1"), ("missing_record_id", "line 2"),
+    assert reasons == [("duplicate_record_id", "line 4"), ("missing_record_id", "line 2"),
                        ("missing_record_id", "line 3")]
-    kept = b.store.read("bronze.src").first()
-    assert kept["_record_ref"] == "line 4", "the latest version of a duplicated id lands"
+    landed = sorted((r["v"], r["_record_ref"]) for r in b.store.read("bronze.src").collect())
+    assert landed == [("a", "line 1"), ("b", "line 5")], "both versions of id 1 land; the repeat does not"
     dup = next(r for r in b.quarantine() if r["reason"] == "duplicate_record_id")
-    assert "line 4" in dup["detail"]
+    assert "line 5" in dup["detail"] and "same id and time" in dup["detail"]
+
+
+def test_a_backlog_of_batches_keeps_every_version(bronze: Callable[..., Bronze]) -> None:
+    b = bronze({**NDJSON, "updated_at": "ts"})
+    b.write("b01.ndjson", '{"id":"1","ts":"2024-01-01T00:00:00Z","email":"old@x.de"}\n')
+    b.write("b02.ndjson", '{"id":"1","ts":"2024-03-01T00:00:00Z","email":"new@x.de"}\n')
+    b.write("b03.ndjson", '{"id":"1","ts":"2024-03-01T00:00:00Z","email":"newer@x.de"}\n')  # no new timestamp
+    result = b.ingest()
+    assert result.written == 3 and b.quarantine() == []
 
 
 def test_timestamps_in_mixed_formats_and_zones(bronze: Callable[..., Bronze]) -> None:

@@ -72,3 +72,16 @@ def test_spark_submit_entry_point(project_root: Path, tmp_path: Path) -> None:
     summary = json.loads(out[out.rindex("\n{\n") + 1:])
     assert summary["stages"]["bronze"]["sources"]["web_events"]["status"] == "ingested"
     assert "Delta engine: delta-rs" in out + proc.stderr
+
+
+def test_backlog_of_two_batches_lands_in_one_run(project_root: Path, tmp_path: Path, spark: SparkSession) -> None:
+    generate(80, tmp_path / "landing", seed=4)
+    generate(80, tmp_path / "landing", seed=4, batch=2)
+    config = parse_config(demo_config(project_root, tmp_path), tmp_path / "c360.yaml")
+    store = open_store(spark, "delta-rs", config.warehouse)
+    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+    result = pipeline.run(ctx, "bronze")["bronze"]["sources"]
+    manifests = [json.loads((tmp_path / "landing" / "truth" / f"manifest_b0{b}.json").read_text()) for b in (1, 2)]
+    for name in manifests[0]["sources"]:
+        expected = sum(m["sources"][name]["records"] for m in manifests)
+        assert result[name]["written"] == expected and "quarantined" not in result[name], name

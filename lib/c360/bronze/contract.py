@@ -2,7 +2,7 @@
 
 Pure DataFrame -> DataFrame functions. A record breaks the contract when it did not parse, holds invalid
 UTF-8, is larger than the limit, lacks its record id, has an event time that does not parse (or none, for
-interaction sources), or repeats a record id already seen in the same run. Such records go to quarantine
+interaction sources), or repeats a record id and time already seen in the same file. Such records go to quarantine
 with the reason; all others land in bronze as they came, plus ingest metadata.
 """
 
@@ -103,19 +103,19 @@ def apply_contract(df: DataFrame, source: SourceConfig, settings: BronzeSettings
 
 
 def _flag_duplicates(df: DataFrame) -> DataFrame:
-    """A record id seen twice in one run: the latest (by event time, then file, then hash) lands, the others
-    are quarantined with a pointer to it."""
+    """A record id seen more than once in one file *with the same updated_at* is a repeat (or two conflicting
+    versions of one moment): one lands (the last in the file), the others are quarantined with a pointer to
+    it. Versions at different times, and versions in different deliveries (files), are history: all land."""
     ok = F.col("_reason").isNull()
-    by_id = Window.partitionBy("_record_id").orderBy(
-        F.col("_updated_at").desc_nulls_last(), F.col("_source_file").desc(), F.col("_record_ref").desc(),
-        F.col("_record_hash"))
-    ranked = df.withColumn("_rank", F.when(ok, F.row_number().over(by_id)))
+    key = ("_source_file", "_record_id", "_updated_at")
+    by_key = Window.partitionBy(*key).orderBy(F.col("_record_ref").desc(), F.col("_record_hash"))
+    ranked = df.withColumn("_rank", F.when(ok, F.row_number().over(by_key)))
     kept = F.first(F.when(F.col("_rank") == 1, F.concat_ws(" ", "_source_file", "_record_ref")), ignorenulls=True)
-    ranked = ranked.withColumn("_kept", F.when(ok, kept.over(Window.partitionBy("_record_id"))))
+    ranked = ranked.withColumn("_kept", F.when(ok, kept.over(Window.partitionBy(*key))))
     duplicate = ok & (F.col("_rank") > 1)
     return (ranked
             .withColumn("_detail", F.when(duplicate, F.concat(F.lit("the record at "), F.col("_kept"),
-                                                              F.lit(" has the same id and was kept")))
+                                                              F.lit(" has the same id and time and was kept")))
                         .otherwise(F.col("_detail")))
             .withColumn("_reason", F.when(duplicate, F.lit("duplicate_record_id")).otherwise(F.col("_reason")))
             .drop("_rank", "_kept"))

@@ -8,6 +8,7 @@ jars, delta-spark cases skip and say why.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,5 @@ def project_root() -> Path:
 
 
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+# Spark's Python workers must run this interpreter (it has c360 and its dependencies), as scripts/test.sh sets.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

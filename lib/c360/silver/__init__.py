@@ -1,0 +1,1 @@
+"""Silver: standardised person records, identity stitching and linkage (in progress: standardisation)."""

@@ -32,7 +32,7 @@ def test_full_name_split(spark: SparkSession) -> None:
     df = spark.createDataFrame([("Schmidt, Peter",), ("Peter Schmidt",), ("Anna Maria Weber",), ("Cher",)], "v string")
     first, last = std.split_full_name(F.col("v"))
     got = [(r[0], r[1]) for r in df.select(first, last).collect()]
-    assert got == [("Peter", "Schmidt"), ("Peter", "Schmidt"), ("Anna", "Weber"), (None, "Cher")]
+    assert got == [("Peter", "Schmidt"), ("Peter", "Schmidt"), ("Anna", "Weber"), ("Cher", None)]
 
 
 def test_email_clean_and_key(spark: SparkSession) -> None:

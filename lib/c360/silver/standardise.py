@@ -52,13 +52,14 @@ def name_key(value: Column) -> Column:
 
 
 def split_full_name(full: Column) -> tuple[Column, Column]:
-    """'Schmidt, Peter' and 'Peter Schmidt' -> ('Peter', 'Schmidt'); one word -> (None, word)."""
+    """'Schmidt, Peter' and 'Peter Schmidt' -> ('Peter', 'Schmidt'); a lone word is a first name (social
+    display names such as 'Terry'); middle names are dropped here and kept in full_name."""
     text = clean_text(full)
     comma = F.instr(text, ",") > 0
     before, after = F.trim(F.substring_index(text, ",", 1)), F.trim(F.substring_index(text, ",", -1))
     words = F.split(text, " ")
-    first = F.when(comma, after).when(F.size(words) > 1, F.element_at(words, 1))
-    last = F.when(comma, before).otherwise(F.element_at(words, -1))
+    first = F.when(comma, after).otherwise(F.element_at(words, 1))
+    last = F.when(comma, before).when(F.size(words) > 1, F.element_at(words, -1))
     return first, last
 
 

@@ -1,0 +1,90 @@
+"""`silver.person_records`: one row per source person record, canonical fields standardised.
+
+Pure transform of one person source's bronze rows: keep each record's latest version (bronze keeps every
+version), map the source's columns onto canonical fields with the config's expressions, then standardise
+(see `standardise`). The originals stay beside the match keys so gold can show what a source really said.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from c360.config import PERSON_FIELDS, SourceConfig
+from c360.silver import standardise as std
+
+COLUMNS = (
+    "record_key", "source", "source_record_id", "source_priority", "updated_at",
+    "first_name", "last_name", "full_name", "first_name_key", "last_name_key",
+    "email", "email_key", "phone", "phone_e164", "date_of_birth", "gender",
+    "street", "street_key", "city", "city_key", "postcode", "postcode_key", "region", "country",
+    "company", "company_key", "job_title", "social_handle", "login_id", "loyalty_id", "cookie_id",
+    "identifiers", "dq_flags",
+)
+
+
+def latest_versions(bronze: DataFrame) -> DataFrame:
+    """Each record id's newest row: by `_updated_at`, then by when it was ingested, then by hash."""
+    order = Window.partitionBy("_record_id").orderBy(
+        F.col("_updated_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_record_hash").desc())
+    return bronze.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
+
+
+def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
+    """Canonical fields from the source's expressions (unmapped ones null), identifiers as a map."""
+    mapping = source.fields.mapped()
+    fields = [(F.expr(mapping[name]).cast("string") if name in mapping else F.lit(None).cast("string")).alias(name)
+              for name in PERSON_FIELDS]
+    ids = source.fields.identifiers
+    identifiers = (F.map_from_arrays(F.array(*[F.lit(k) for k in ids]), F.array(*[F.expr(v).cast("string") for v in ids.values()]))
+                   if ids else F.create_map().cast("map<string,string>"))
+    return bronze.select(
+        F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key"),
+        F.lit(source.name).alias("source"), F.col("_record_id").alias("source_record_id"),
+        F.lit(source.priority).alias("source_priority"), F.col("_updated_at").alias("updated_at"),
+        *fields, F.map_filter(identifiers, lambda _, v: v.isNotNull() & (F.trim(v) != "")).alias("identifiers"))
+
+
+def _handle(value: Column) -> Column:
+    text = F.lower(F.trim(value))
+    return F.when(text.isNotNull() & (text != ""), F.concat(F.lit("@"), F.regexp_replace(text, "^@+", "")))
+
+
+def standardised(records: DataFrame, default_country: str) -> DataFrame:
+    """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
+    split_first, split_last = std.split_full_name(F.col("full_name"))
+    no_parts = F.col("first_name").isNull() & F.col("last_name").isNull()
+    first = std.display_name(F.when(no_parts, split_first).otherwise(F.col("first_name")))
+    last = std.display_name(F.when(no_parts, split_last).otherwise(F.col("last_name")))
+    dob, dob_flag = std.date_of_birth(F.col("date_of_birth"))
+    out = std.with_country_code(records, "country", "_iso")
+    region = F.coalesce(F.col("_iso"), F.lit(default_country))
+    phone = std.phone_e164(F.col("phone"), region)
+    phone_flag = F.when(F.col("phone").isNotNull() & (F.trim("phone") != "") & phone.isNull(), F.lit("invalid_phone"))
+    email = std.email_clean(F.col("email"))
+    email_flag = F.when(F.col("email").isNotNull() & (F.trim("email") != "") & email.isNull(), F.lit("invalid_email"))
+    out = out.select(
+        "record_key", "source", "source_record_id", "source_priority", "updated_at",
+        first.alias("first_name"), last.alias("last_name"),
+        std.clean_text(F.coalesce(F.col("full_name"), F.concat_ws(" ", first, last))).alias("full_name"),
+        std.name_key(first).alias("first_name_key"), std.name_key(last).alias("last_name_key"),
+        email.alias("email"), std.email_key(F.col("email")).alias("email_key"),
+        std.clean_text(F.col("phone")).alias("phone"), phone.alias("phone_e164"),
+        dob.alias("date_of_birth"), F.upper(F.substring(F.trim("gender"), 1, 1)).alias("gender"),
+        std.clean_text(F.col("street")).alias("street"), std.street_key(F.col("street")).alias("street_key"),
+        std.display_name(F.col("city")).alias("city"), std.name_key(F.col("city")).alias("city_key"),
+        std.clean_text(F.col("postcode")).alias("postcode"), std.postcode_key(F.col("postcode")).alias("postcode_key"),
+        std.clean_text(F.col("region")).alias("region"), F.col("_iso").alias("country"),
+        std.clean_text(F.col("company")).alias("company"), std.name_key(F.col("company")).alias("company_key"),
+        std.clean_text(F.col("job_title")).alias("job_title"), _handle(F.col("social_handle")).alias("social_handle"),
+        F.lower(std.clean_text(F.col("login_id"))).alias("login_id"),
+        F.upper(std.clean_text(F.col("loyalty_id"))).alias("loyalty_id"), std.clean_text(F.col("cookie_id")).alias("cookie_id"),
+        "identifiers",
+        F.filter(F.array(dob_flag, phone_flag, email_flag), lambda f: f.isNotNull()).alias("dq_flags"),
+    )
+    return out.select(*COLUMNS)
+
+
+def person_records(bronze: DataFrame, source: SourceConfig, default_country: str) -> DataFrame:
+    """Bronze rows of one person source -> its silver person records (one per source record)."""
+    return standardised(mapped_fields(latest_versions(bronze), source), default_country)

@@ -1,0 +1,45 @@
+"""Deterministic stitching and the hub-identifier guard."""
+
+from __future__ import annotations
+
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from c360.silver.stitching import deterministic_edges
+
+SCHEMA = ("record_key string, email_key string, phone_e164 string, login_id string, loyalty_id string, "
+          "social_handle string, identifiers map<string,string>")
+RULES = {"email": 3, "phone": 3, "login_id": 2, "customer_no": 2}
+
+
+def test_shared_identifiers_link_and_hubs_do_not(spark: SparkSession) -> None:
+    records = spark.createDataFrame([
+        ("crm:1", "peter@web.de", "+491511", None, None, None, {}),
+        ("shop:7", "peter@web.de", None, "pschmidt", None, None, {"customer_no": "7"}),
+        ("web:ck1", None, None, "pschmidt", None, None, {}),
+        ("orders:9", None, None, None, None, None, {"customer_no": "7"}),
+        # four records share the shop's info address: a hub, not a person
+        ("crm:2", "info@shop.de", "+491511", None, None, None, {}),
+        ("crm:3", "info@shop.de", None, None, None, None, {}),
+        ("crm:4", "info@shop.de", None, None, None, None, {}),
+        ("crm:5", "info@shop.de", None, None, None, None, {}),
+        ("crm:6", "test@test.com", None, None, None, None, {}),
+        ("crm:8", "test@test.com", None, None, None, None, {}),
+    ], SCHEMA)
+    edges, hubs = deterministic_edges(records, RULES)
+    expected = spark.createDataFrame([
+        ("crm:1", "shop:7", "exact:email"), ("crm:1", "crm:2", "exact:phone"),
+        ("shop:7", "web:ck1", "exact:login_id"), ("orders:9", "shop:7", "exact:customer_no"),
+    ], "record_key_l string, record_key_r string, method string")
+    assert_df_equality(edges, expected, ignore_row_order=True, ignore_nullable=True)
+    got_hubs = {(r["value"], r["records"], r["reason"]) for r in hubs.collect()}
+    assert got_hubs == {("info@shop.de", 4, "shared_by_too_many"), ("test@test.com", 2, "placeholder")}
+
+
+def test_one_pair_per_record_pair_with_all_methods(spark: SparkSession) -> None:
+    records = spark.createDataFrame([
+        ("a:1", "x@y.de", "+49151", None, None, None, {}),
+        ("b:1", "x@y.de", "+49151", None, None, None, {}),
+    ], SCHEMA)
+    edges, _ = deterministic_edges(records, RULES)
+    assert [tuple(r) for r in edges.collect()] == [("a:1", "b:1", "exact:email,exact:phone")]

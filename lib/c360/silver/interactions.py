@@ -1,0 +1,66 @@
+"""`silver.interactions`: every event of every interaction source in one shape, deduplicated, with the
+identifiers that tie it to a person, and anonymous web sessions stitched to the login that follows.
+
+Pure transforms. An event's identifiers (standardised e-mail, phone, login, loyalty id, social handle,
+cookie and the source's free identifiers) are what linkage later resolves to a customer. A cookie that logs
+in as exactly one login id lends that login to all its events, also the ones before the login; a cookie seen
+with several logins (a shared computer) is left unstitched and reported.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from c360.config import SourceConfig
+from c360.silver import standardise as std
+
+COLUMNS = ("event_id", "source", "occurred_at", "channel", "event_type", "amount", "currency", "summary",
+           "attributes", "email_key", "phone", "login_id", "loyalty_id", "social_handle", "cookie_id",
+           "identifiers", "stitched_by")
+
+
+def _mapped(source: SourceConfig, name: str, cast: str = "string") -> F.Column:
+    expression = source.fields.mapped().get(name)
+    return (F.expr(expression) if expression else F.lit(None)).cast(cast).alias(name)
+
+
+def interaction_records(bronze: DataFrame, source: SourceConfig) -> DataFrame:
+    """Bronze rows of one interaction source -> one row per event id (its latest version)."""
+    latest = Window.partitionBy("_record_id").orderBy(F.col("_ingested_at").desc(), F.col("_record_hash").desc())
+    rows = bronze.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
+    ids = source.fields.identifiers
+    identifiers = (F.map_from_arrays(F.array(*[F.lit(k) for k in ids]), F.array(*[F.expr(v).cast("string") for v in ids.values()]))
+                   if ids else F.create_map().cast("map<string,string>"))
+    email = _mapped(source, "email")
+    return rows.select(
+        F.col("_record_id").alias("event_id"), F.lit(source.name).alias("source"),
+        F.col("_updated_at").alias("occurred_at"),
+        _mapped(source, "channel"), _mapped(source, "event_type"), _mapped(source, "amount", "double"),
+        _mapped(source, "currency"), _mapped(source, "summary"), _mapped(source, "attributes"),
+        std.email_key(email).alias("email_key"), _mapped(source, "phone"),
+        F.lower(std.clean_text(_mapped(source, "login_id"))).alias("login_id"),
+        F.upper(std.clean_text(_mapped(source, "loyalty_id"))).alias("loyalty_id"),
+        F.lower(std.clean_text(_mapped(source, "social_handle"))).alias("social_handle"),
+        std.clean_text(_mapped(source, "cookie_id")).alias("cookie_id"),
+        F.map_filter(identifiers, lambda _, v: v.isNotNull() & (F.trim(v) != "")).alias("identifiers"),
+        F.lit(None).cast("string").alias("stitched_by"),
+    )
+
+
+def stitch_cookies(events: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Fill `login_id` on every event of a cookie that logged in as exactly one login (stitched_by =
+    'cookie'); returns the events and the cookies left unstitched because they saw several logins."""
+    logins = (events.where(F.col("cookie_id").isNotNull() & F.col("login_id").isNotNull())
+              .groupBy("cookie_id").agg(F.collect_set("login_id").alias("logins")))
+    single = logins.where(F.size("logins") == 1).select("cookie_id", F.col("logins")[0].alias("_login"))
+    shared = logins.where(F.size("logins") > 1).select("cookie_id", F.array_sort("logins").alias("logins"))
+    joined = events.join(single, "cookie_id", "left")
+    stitched = joined.select(
+        *[c for c in COLUMNS if c not in ("login_id", "stitched_by", "cookie_id")], "cookie_id",
+        F.coalesce("login_id", "_login").alias("login_id"),
+        F.when(F.col("login_id").isNull() & F.col("_login").isNotNull(), F.lit("cookie"))
+        .otherwise(F.col("stitched_by")).alias("stitched_by"),
+    )
+    return stitched.select(*COLUMNS), shared
+

@@ -75,7 +75,7 @@ def read_records(spark, source: SourceConfig, files: list[str], frozen: T.Struct
     """The files' records, parsed per the source's format against the frozen schema."""
     if source.format in ("ndjson", "json"):
         multi = source.format == "json"
-        schema = merge_schema(frozen, infer_json(spark, files, multi, sampling)) or EMPTY_SCHEMA
+        schema = merge_schema(frozen, infer_json(spark, files, multi, sampling))
         schema = schema if schema.fields else EMPTY_SCHEMA
         return (read_json_documents if multi else read_ndjson)(spark, files, schema)
     if source.format == "csv":
@@ -128,20 +128,17 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
         raise C360Error(f"source {source.name}: file(s) changed content under the same name: "
                         f"{', '.join(todo.changed)} (bronze.on_changed_file is 'error')")
     recovered = ledger_mod.already_landed(store, source.name, [f for f, _ in todo.new])
-    entries = [{"file": f, "version": v, "records": sum(recovered[(f.path, f.checksum)]),
-                "written": recovered[(f.path, f.checksum)][0], "quarantined": recovered[(f.path, f.checksum)][1],
-                "status": "recovered"} for f, v in todo.new if (f.path, f.checksum) in recovered]
+    entries = [_entry(f, v, sum(counts), counts[0], "recovered") for f, v in todo.new
+               if (counts := recovered.get((f.path, f.checksum)))]
     fresh = [(f, v) for f, v in todo.new if (f.path, f.checksum) not in recovered]
     result.files_recovered, result.files_new = len(entries), len(fresh) - len(todo.changed)
-    txn = Txn(f"c360/bronze/{source.name}", ctx.run_number)
     if fresh:
         entries += _ingest_files(ctx, source, [f for f, _ in fresh], dict((f.path, v) for f, v in fresh), result)
         if result.error:
             result.seconds = round(time.monotonic() - started, 2)
             return result
     if entries:
-        now = datetime.now(timezone.utc)
-        store.append(ledger_mod.ledger_rows(store, source.name, entries, ctx.run_id, now), ledger_mod.LEDGER, txn=txn)
+        _log(ctx, source, entries)
         result.status = "ingested"
     result.seconds = round(time.monotonic() - started, 2)
     return result
@@ -195,11 +192,8 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
             bad = total - per_file[location]["ok"]
             _commit(ctx, source, checked, bad)
             watermark = checked.agg(F.max("_updated_at")).first()[0]
-            entry = {"file": LandedFile(location, total, watermark or datetime.now(timezone.utc),
-                                        f"run:{ctx.run_id}"), "version": 1, "records": total,
-                     "written": total - bad, "quarantined": bad, "status": "ingested"}
-            rows = ledger_mod.ledger_rows(ctx.store, source.name, [entry], ctx.run_id, datetime.now(timezone.utc))
-            ctx.store.append(rows, ledger_mod.LEDGER, txn=Txn(f"c360/bronze/{source.name}", ctx.run_number))
+            table_state = LandedFile(location, total, watermark or datetime.now(timezone.utc), f"run:{ctx.run_id}")
+            _log(ctx, source, [_entry(table_state, 1, total, total - bad, "ingested")])
             result.status, result.written, result.files_new = "ingested", total - bad, 1
     finally:
         checked.unpersist()
@@ -215,7 +209,7 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
     try:
         records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
         if records is None:
-            return [_entry(f, versions, 0, 0, "empty") for f in files]
+            return [_entry(f, versions[f.path], 0, 0, "empty") for f in files]
         checked = apply_contract(_with_checksums(records, files), source, settings).persist(StorageLevel.MEMORY_AND_DISK)
         checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
@@ -233,7 +227,7 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         result.new_columns = [c for c in checked.columns if frozen is not None and not c.startswith("_")
                               and c.lower() not in {f.name.lower() for f in frozen.fields}]
         _commit(ctx, source, checked, sum(result.quarantined.values()))
-        return [_entry(f, versions, sum(per_file[f.path].values()), per_file[f.path]["ok"],
+        return [_entry(f, versions[f.path], sum(per_file[f.path].values()), per_file[f.path]["ok"],
                        "ingested" if per_file[f.path] else "empty") for f in files]
     finally:
         checked.unpersist()
@@ -259,9 +253,21 @@ def _tally(checked: DataFrame, source: SourceConfig, settings, result: SourceRes
     return per_file
 
 
-def _entry(file: LandedFile, versions: dict[str, int], records: int, written: int, status: str) -> dict:
-    return {"file": file, "version": versions[file.path], "records": records, "written": written,
+def _entry(file: LandedFile, version: int, records: int, written: int, status: str) -> dict:
+    """One ledger entry: a file (or a database read), its version, counts and status."""
+    return {"file": file, "version": version, "records": records, "written": written,
             "quarantined": records - written, "status": status}
+
+
+def _txn(ctx, table_kind: str, source: SourceConfig) -> Txn:  # noqa: ANN001
+    """The run's Delta application transaction for one source's writes to one kind of table."""
+    return Txn(f"c360/{table_kind}/{source.name}", ctx.run_number)
+
+
+def _log(ctx, source: SourceConfig, entries: list[dict]) -> None:  # noqa: ANN001
+    """Append the run's ledger entries for a source (the last of its commits)."""
+    rows = ledger_mod.ledger_rows(ctx.store, source.name, entries, ctx.run_id, datetime.now(timezone.utc))
+    ctx.store.append(rows, ledger_mod.LEDGER, txn=_txn(ctx, "bronze", source))
 
 
 def _commit(ctx, source: SourceConfig, checked: DataFrame, bad: int) -> None:  # noqa: ANN001
@@ -269,7 +275,7 @@ def _commit(ctx, source: SourceConfig, checked: DataFrame, bad: int) -> None:  #
     keep_raw = source.format in ("json", "ndjson")
     good = bronze_rows(checked, ctx.run_id, at, keep_raw)
     if [c for c in good.columns if not c.startswith("_")] or ctx.store.exists(bronze_table(source.name)):
-        ctx.store.append(good, bronze_table(source.name), txn=Txn(f"c360/bronze/{source.name}", ctx.run_number))
+        ctx.store.append(good, bronze_table(source.name), txn=_txn(ctx, "bronze", source))
     if bad:
         ctx.store.append(quarantine_rows(checked, source.name, ctx.run_id, at), ledger_mod.QUARANTINE,
-                         txn=Txn(f"c360/quarantine/{source.name}", ctx.run_number))
+                         txn=_txn(ctx, "quarantine", source))

@@ -77,7 +77,7 @@ def already_landed(store: TableStore, source: str, files: list[LandedFile]) -> d
     wanted = [(f.path, f.checksum) for f in files]
     if not wanted:
         return {}
-    keys = F.struct(F.col("f").alias("f"), F.col("c").alias("c"))
+    wanted_df = F.broadcast(store.spark.createDataFrame(wanted, "f string, c string"))
     found: dict[tuple[str, str], list[int]] = {}
     tables = [(f"bronze.{source}", "_source_file", "_file_checksum", None, 0),
               (QUARANTINE, "source_file", "file_checksum", source, 1)]
@@ -87,11 +87,10 @@ def already_landed(store: TableStore, source: str, files: list[LandedFile]) -> d
         frame = store.read(table)
         if only is not None:
             frame = frame.where(F.col("source") == only)
-        wanted_df = store.spark.createDataFrame(wanted, "f string, c string")
         counts = (frame.select(F.col(file_col).alias("f"), F.col(sum_col).alias("c"))
-                  .join(F.broadcast(wanted_df), ["f", "c"]).groupBy(keys.alias("k")).count().collect())
+                  .join(wanted_df, ["f", "c"]).groupBy("f", "c").count().collect())
         for row in counts:
-            found.setdefault((row["k"]["f"], row["k"]["c"]), [0, 0])[slot] = row["count"]
+            found.setdefault((row["f"], row["c"]), [0, 0])[slot] = row["count"]
     return {k: (v[0], v[1]) for k, v in found.items()}
 
 

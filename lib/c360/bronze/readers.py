@@ -60,6 +60,11 @@ def _located(df: DataFrame) -> DataFrame:
                      F.monotonically_increasing_id().alias("_seq"))
 
 
+def _no_text(*names: str) -> list[Column]:
+    """Null string columns for the record-text metadata a format does not have."""
+    return [F.lit(None).cast("string").alias(n) for n in names]
+
+
 def _json_error(corrupt: Column, text: Column) -> Column:
     """Valid JSON that did not fit the frozen schema is a type problem; anything else is malformed."""
     return F.when(corrupt.isNull(), F.lit(None)).when(
@@ -149,7 +154,7 @@ def read_csv(spark: SparkSession, files: list[str], options: dict[str, str], dec
         raw = F.concat_ws(opts.get("sep", ","), *[F.coalesce(F.col(f"`{c}`"), F.lit("")) for c in data])
         frame = frame.select(
             *([] if problem else [F.col(f"`{c}`") for c in data]), "_source_file", "_record_ref",
-            F.lit(None).cast("string").alias("_raw"),
+            *_no_text("_raw"),
             F.coalesce(F.col(CORRUPT), raw if problem else F.lit(None)).alias("_corrupt"),
             (F.lit("bad_header") if problem else F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed_record")))
             .alias("_error"),
@@ -220,9 +225,7 @@ def read_parquet(spark: SparkSession, files: list[str], frozen: T.StructType | N
         target = merge_schema(target, reader.schema)
     frames = []
     for reader in readers:
-        frame = _position(_located(reader), "row").select(
-            "*", F.lit(None).cast("string").alias("_raw"), F.lit(None).cast("string").alias("_corrupt"),
-            F.lit(None).cast("string").alias("_error"), F.lit(None).cast("string").alias("_detail"))
+        frame = _position(_located(reader), "row").select("*", *_no_text("_raw", "_corrupt", "_error", "_detail"))
         frames.append(conform(frame, target) if target is not None else frame)
     if broken:
         frames.append(spark.createDataFrame(
@@ -256,5 +259,4 @@ def read_jdbc(spark: SparkSession, options: dict[str, str], updated_at: str | No
     return frame.select(
         *[F.col(f"`{c}`") for c in frame.columns if c != "_seq"], F.lit(location).alias("_source_file"),
         F.concat(F.lit("row "), (F.col("_seq") + 1).cast("string")).alias("_record_ref"),
-        F.lit(None).cast("string").alias("_raw"), F.lit(None).cast("string").alias("_corrupt"),
-        F.lit(None).cast("string").alias("_error"))
+        *_no_text("_raw", "_corrupt", "_error"))

@@ -159,7 +159,10 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
         keep = set(t.loc[t["true_id"].isin(ids), "source_record_id"])
         return frame[frame[key].astype(str).isin(keep)].copy()
 
-    truth_of = {tid: row for tid, row in zip(chosen["true_id"], chosen.to_dict("records"))}
+    german = chosen["locale"] == "de_DE"
+    street_line = np.where(german, chosen["street_name"] + " " + chosen["house_number"],
+                           chosen["house_number"] + " " + chosen["street_name"])
+    truth_of = {r["true_id"]: r for r in chosen.assign(street_line=street_line).to_dict("records")}
     contacts = pick("crm_contacts", base.contacts, "contact_id")
     _apply_change(contacts, base.truth["crm_contacts"], "contact_id", truth_of,
                   {"email": "email", "address_1": "street_name", "street_number": "house_number",
@@ -167,11 +170,8 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
     contacts["modified_at"] = stamp.strftime("%Y-%m-%d %H:%M:%S")
     customers = pick("shop_customers", base.customers, "customer_no")
     _apply_change(customers, base.truth["shop_customers"], "customer_no", truth_of,
-                  {"email": "email", "shipping_city": "city", "shipping_zip": "postcode"})
-    for i, row in customers.iterrows():
-        person = truth_of[_owner(base.truth["shop_customers"], row["customer_no"])]
-        customers.at[i, "shipping_street"] = (f"{person['street_name']} {person['house_number']}" if person["locale"] == "de_DE"
-                                              else f"{person['house_number']} {person['street_name']}")
+                  {"email": "email", "shipping_street": "street_line", "shipping_city": "city",
+                   "shipping_zip": "postcode"})
     customers["updated_at"] = stamp
     loyalty = pick("loyalty_members", base.loyalty, "card_number")
     _apply_change(loyalty, base.truth["loyalty_members"], "card_number", truth_of,
@@ -181,10 +181,6 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
         ("shop_customers", pick("shop_customers", base.truth["shop_customers"], "source_record_id")),
         ("loyalty_members", pick("loyalty_members", base.truth["loyalty_members"], "source_record_id")))}
     return PersonSources(base.accounts.iloc[0:0], contacts, customers, loyalty, [], truth), chosen
-
-
-def _owner(truth: pd.DataFrame, record_id: object) -> str:
-    return truth.loc[truth["source_record_id"] == str(record_id), "true_id"].iloc[0]
 
 
 def _apply_change(frame: pd.DataFrame, truth: pd.DataFrame, key: str, people: dict[str, dict],

@@ -17,8 +17,6 @@ from c360.errors import C360Error
 
 log = logging.getLogger("c360")
 LATER = {
-    "evaluate": "compare silver.identity_map with a ground-truth file (the silver linkage issue)",
-    "train": "retrain the Splink model (the silver linkage issue)",
     "erase": "GDPR erasure of one data subject",
     "export-subject": "GDPR export of one data subject's data",
     "report": "HTML run report",
@@ -55,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
     sql.add_argument("--output", help="write the result here (required for parquet)")
     sql.add_argument("--limit", type=int, default=50, help="rows to print as a table (default 50)")
+
+    evaluate = sub.add_parser("evaluate", help="compare silver.identity_map with a ground-truth file",
+                              description="Pairwise precision/recall/F1 and cluster measures of silver.identity_map "
+                                          "against a CSV of (source, source_record_id, true_id).")
+    _config_arg(evaluate)
+    evaluate.add_argument("--truth", required=True, nargs="+", help="ground-truth CSV file(s) or glob(s)")
+    evaluate.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
+
+    train = sub.add_parser("train", help="train a new version of the Splink linkage model",
+                           description="Estimate the linkage model on the current person records and save it as "
+                                       "the next version; later runs predict with it.")
+    _config_arg(train)
 
     for name, text in LATER.items():
         later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
@@ -145,6 +155,47 @@ def _print_table(rows: list, columns: list[str]) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import glob
+
+    from pyspark.sql import functions as F
+
+    from c360.silver.evaluation import evaluate, format_report
+
+    _, spark, _, store = _open(args.config)
+    store.require("silver.identity_map")
+    files = sorted({f for pattern in args.truth for f in (glob.glob(pattern) or [pattern])})
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise C360Error(f"truth file not found: {', '.join(missing)}")
+    truth = spark.read.csv(files, header=True)
+    absent = {"source", "source_record_id", "true_id"} - set(truth.columns)
+    if absent:
+        raise C360Error(f"{files[0]}: truth needs columns source, source_record_id, true_id (missing {', '.join(sorted(absent))})")
+    truth = truth.select(F.concat_ws(":", "source", "source_record_id").alias("record_key"), "true_id")
+    identity = store.read("silver.identity_map")
+    truth = truth.join(identity.select("source").distinct(), F.split("record_key", ":")[0] == F.col("source"), "left_semi")
+    result = evaluate(identity, truth)
+    print(format_report(result))
+    print(json.dumps(result))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from c360 import pipeline
+    from c360.silver import linkage
+    from c360.silver.stage import all_person_records, train_model
+
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+    saved = train_model(ctx, linkage.linkage_input(all_person_records(ctx)).localCheckpoint())
+    print(f"trained model version {saved.version}: {saved.path}")
+    print(json.dumps(saved.metadata(), indent=2))
+    return 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
     return 2
@@ -156,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "deltalake", "splink"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql}
+    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train}
     try:
         return handlers.get(args.command, cmd_later)(args)
     except C360Error as exc:

@@ -179,6 +179,38 @@ class BronzeSettings(_Strict):
     """Share of new JSON records read to infer new fields (1.0: every record, so rare fields are not missed)."""
 
 
+DEFAULT_STITCHING = {"email": 4, "phone": 4, "login_id": 3, "loyalty_id": 3, "social_handle": 3}
+
+
+class LinkageSettings(_Strict):
+    """Probabilistic linkage with Splink."""
+
+    threshold: float = Field(default=0.9, gt=0, lt=1)
+    """Match probability from which a pair is a match (written to silver.match_pairs and clustered)."""
+    ambiguity_margin: float = Field(default=3.0, ge=0)
+    """A cluster joins its best partner only if that one beats the next best by this many log2-odds (8x)."""
+    model_dir: str | None = None
+    """Folder of the versioned model files; default <warehouse>/_models/person_linkage."""
+    max_comparisons: float = Field(default=5e8, gt=0)
+    """Stop before predicting when the blocking rules would generate more comparisons than this."""
+    blocking_rules: list[list[str] | str] | None = None
+    """Prediction blocking rules: a list of columns that must be equal, or SQL over l./r.; default: built-in."""
+    u_max_pairs: float = Field(default=5e6, gt=0)
+    seed: int = 42
+
+
+class SilverSettings(_Strict):
+    """Identity resolution: deterministic stitching, linkage, clustering."""
+
+    stitching: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_STITCHING))
+    """identifier -> most records one value may link before it counts as a hub (free identifiers allowed)."""
+    linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    max_cluster_size: int = Field(default=50, ge=2)
+    """A cluster above this size is reported and split along its strongest links."""
+    reports_dir: str | None = None
+    """Where each run's Splink charts go (<reports_dir>/<run id>/); default <warehouse>/_reports."""
+
+
 class C360Config(_Strict):
     """The whole configuration file."""
 
@@ -187,6 +219,7 @@ class C360Config(_Strict):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)
+    silver: SilverSettings = Field(default_factory=SilverSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     config_path: str | None = Field(default=None, exclude=True)
 
@@ -264,6 +297,14 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         if isinstance(spark.get("jars"), list):
             spark["jars"] = [_resolve(base, j) if isinstance(j, str) else j for j in spark["jars"]]
         out["spark"] = spark
+    silver = out.get("silver")
+    if isinstance(silver, dict):
+        silver = dict(silver)
+        if isinstance(silver.get("reports_dir"), str):
+            silver["reports_dir"] = _resolve(base, silver["reports_dir"])
+        if isinstance(silver.get("linkage"), dict) and isinstance(silver["linkage"].get("model_dir"), str):
+            silver["linkage"] = {**silver["linkage"], "model_dir": _resolve(base, silver["linkage"]["model_dir"])}
+        out["silver"] = silver
     if isinstance(out.get("sources"), list):
         out["sources"] = [
             {**s, "path": _resolve(base, s["path"])} if isinstance(s, dict) and isinstance(s.get("path"), str) else s

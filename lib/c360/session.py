@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,9 @@ def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = Fa
 def build_session(settings: SparkSettings, warehouse: str | None = None, *, quiet: bool = False) -> SparkSession:
     """Get or create the SparkSession with c360's settings; values already set by spark-submit are kept."""
     preset = preset_conf()
+    if settings.master.startswith("local"):
+        # local workers are processes of this machine: they must run this interpreter (and see c360)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_conf(settings, preset, quiet=quiet, jvm=SparkContext._jvm).items():
         if key == "spark.jars" and preset.get(key):

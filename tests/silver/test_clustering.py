@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from c360.silver.clustering import assign_customer_ids, connected_components
+from c360.silver.clustering import assign_customer_ids, best_link_clusters, connected_components, split_oversized
 
 EDGE = "record_key_l string, record_key_r string"
 
@@ -56,3 +56,34 @@ def test_new_id_never_reuses_a_taken_one(spark: SparkSession) -> None:
     split = connected_components(nodes(spark, "a b c"), spark.createDataFrame([("b", "c")], EDGE))
     after = {r["record_key"]: r["customer_id"] for r in assign_customer_ids(split, first, "r2").collect()}
     assert after["b"] == after["c"] == old and after["a"] != old
+
+
+SCORED = "record_key_l string, record_key_r string, match_weight double"
+
+
+def test_mutual_best_links_merge_and_ambiguous_records_stay_alone(spark: SparkSession) -> None:
+    start = connected_components(nodes(spark, "g1 g2 h s t u"), spark.createDataFrame([("g1", "g2")], EDGE))
+    scored = spark.createDataFrame([
+        ("g1", "s", 20.0), ("h", "s", 19.0),  # 's' fits two people equally well: it joins neither
+        ("t", "u", 25.0), ("g2", "t", 5.0),   # 't' and 'u' are each other's clear best
+    ], SCORED)
+    clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0)
+    assert as_groups(clusters, "component") == {frozenset({"g1", "g2"}), frozenset({"h"}), frozenset({"s"}),
+                                                  frozenset({"t", "u"})}
+
+
+def test_links_below_the_threshold_are_ignored(spark: SparkSession) -> None:
+    start = connected_components(nodes(spark, "a b"), spark.createDataFrame([], EDGE))
+    clusters, _ = best_link_clusters(start, spark.createDataFrame([("a", "b", 2.0)], SCORED), min_weight=3.0, margin=3.0)
+    assert as_groups(clusters, "component") == {frozenset("a"), frozenset("b")}
+
+
+def test_giant_cluster_is_split_along_its_strongest_links(spark: SparkSession) -> None:
+    chain = [("a", "b", 9.0), ("b", "c", 8.0), ("c", "d", 1.0), ("d", "e", 7.0), ("e", "f", 9.0), ("x", "y", 5.0)]
+    edges = spark.createDataFrame(chain, "record_key_l string, record_key_r string, strength double")
+    comps = connected_components(nodes(spark, "a b c d e f x y"), edges.drop("strength"))
+    split, report = split_oversized(comps, edges, max_size=3)
+    assert as_groups(split, "component") == {frozenset("abc"), frozenset("def"), frozenset("xy")}
+    assert report == [{"component": "a", "size": 6, "pieces": 2}]
+    unchanged, none = split_oversized(comps, edges, max_size=6)
+    assert none == [] and as_groups(unchanged, "component") == as_groups(comps, "component")

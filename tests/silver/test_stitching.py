@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
@@ -43,3 +45,18 @@ def test_one_pair_per_record_pair_with_all_methods(spark: SparkSession) -> None:
     ], SCHEMA)
     edges, _ = deterministic_edges(records, RULES)
     assert [tuple(r) for r in edges.collect()] == [("a:1", "b:1", "exact:email,exact:phone")]
+
+
+def test_shared_value_with_contradicting_names_is_no_proof(spark: SparkSession) -> None:
+    """A family e-mail (two first names) or one phone for two birth dates links nothing deterministically."""
+    schema = "record_key string, email_key string, phone_e164 string, first_name_key string, last_name_key string, date_of_birth date"
+    records = spark.createDataFrame([
+        ("crm:1", "familie.kabus@web.de", None, "niklas", "kabus", None),
+        ("shop:2", "familie.kabus@web.de", None, "natalija", "kabus", None),
+        ("crm:3", "p.schmidt@web.de", "+4915112345", "peter", "schmidt", date(1980, 1, 2)),
+        ("shop:4", "p.schmidt@web.de", None, "peter", None, None),
+        ("loyalty:5", None, "+4915112345", "peter", "schmidt", date(1981, 5, 6)),
+    ], schema)
+    edges, _ = deterministic_edges(records, {"email": 3, "phone": 3})
+    expected = spark.createDataFrame([("crm:3", "shop:4", "exact:email")], "record_key_l string, record_key_r string, method string")
+    assert_df_equality(edges, expected, ignore_nullable=True)

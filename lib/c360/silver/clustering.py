@@ -22,8 +22,9 @@ def connected_components(nodes: DataFrame, edges: DataFrame, max_iterations: int
                          checkpoint_every: int = 4) -> DataFrame:
     """(record_key, component) for every node; `component` is the smallest record key of its component."""
     links = edges.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst"))
-    links = links.unionByName(links.select(F.col("dst").alias("src"), F.col("src").alias("dst"))).distinct()
-    labels = nodes.select("record_key").distinct().withColumn("component", F.col("record_key"))
+    # materialised once: the edges are usually a deep plan (stitching, linkage) and every round reads them
+    links = links.unionByName(links.select(F.col("dst").alias("src"), F.col("src").alias("dst"))).distinct().localCheckpoint()
+    labels = nodes.select("record_key").distinct().withColumn("component", F.col("record_key")).localCheckpoint()
     for iteration in range(1, max_iterations + 1):
         offered = (links.join(labels.withColumnRenamed("record_key", "src"), "src")
                    .groupBy(F.col("dst").alias("record_key")).agg(F.min("component").alias("offer")))
@@ -66,3 +67,84 @@ def assign_customer_ids(components: DataFrame, previous: DataFrame | None, run_i
     clusters = clusters.select("component", F.coalesce(
         "customer_id", F.when(F.col("taken").isNull(), F.col("_fresh")).otherwise(salted)).alias("customer_id"))
     return components.join(clusters, "component").select("record_key", "customer_id")
+
+
+def _relabel(components: DataFrame, merges: DataFrame) -> DataFrame:
+    """Apply (old, new) component renames."""
+    renamed = components.join(merges.withColumnRenamed("old", "component"), "component", "left")
+    return renamed.select("record_key", F.coalesce("new", "component").alias("component"))
+
+
+def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: float, margin: float,
+                       max_rounds: int = 30) -> tuple[DataFrame, int]:
+    """Grow clusters from `components` (record_key, component) with scored edges (record_key_l,
+    record_key_r, match_weight): two clusters merge only when each is the other's best partner, and that
+    partner beats the cluster's next-best one by `margin` (log2 odds).
+
+    Plain connected components on probabilistic links chain people together: a social profile that only
+    says 'Gavin' and '@gavingreen50' matches both Gavin Greens of a city, and would merge them. Mutual best
+    links with a margin leave such an ambiguous record on its own. Returns the components and the rounds.
+    """
+    edges = scored.where(F.col("match_weight") >= min_weight).select(
+        "record_key_l", "record_key_r", "match_weight").cache()
+    labels = components.cache()
+    for round_no in range(1, max_rounds + 1):
+        left = labels.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("a"))
+        right = labels.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("b"))
+        between = edges.join(left, "record_key_l").join(right, "record_key_r").where(F.col("a") != F.col("b"))
+        both = between.select("a", "b", "match_weight").unionByName(
+            between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
+        pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
+        rank = Window.partitionBy("a").orderBy(F.desc("w"), "b")
+        ranked = pairs.withColumn("n", F.row_number().over(rank)).withColumn("next_w", F.lead("w").over(rank))
+        choice = ranked.where((F.col("n") == 1) & (F.col("next_w").isNull() | (F.col("w") - F.col("next_w") >= margin)))
+        choice = choice.select("a", "b")
+        mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
+        merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
+            F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()
+        if merges.isEmpty():
+            break
+        updated = _relabel(labels, merges).localCheckpoint()
+        labels.unpersist()
+        labels = updated
+    edges.unpersist()
+    return labels, round_no
+
+
+def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> tuple[DataFrame, list[dict]]:
+    """Split clusters above `max_size` along their strongest links (edges: record_key_l, record_key_r,
+    strength): a maximum spanning forest built strongest-first that never lets a piece pass `max_size`.
+    Oversized clusters are rare and small next to the data, so their edges are split in the driver.
+    Returns the components and one report row per split cluster."""
+    sizes = components.groupBy("component").agg(F.count("*").alias("size"))
+    big = sizes.where(F.col("size") > max_size).select("component")
+    big_members = components.join(big, "component").select("record_key", "component").collect()
+    if not big_members:
+        return components, []
+    of = {row.record_key: row.component for row in big_members}
+    keys = components.sparkSession.createDataFrame([(k,) for k in of], "record_key string")
+    inner = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l").join(
+        keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r")
+    parent = {k: k for k in of}
+    size = dict.fromkeys(of, 1)
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for row in sorted(inner.collect(), key=lambda r: (-r.strength, r.record_key_l, r.record_key_r)):
+        a, b = root(row.record_key_l), root(row.record_key_r)
+        if a != b and of[a] == of[b] and size[a] + size[b] <= max_size:
+            a, b = min(a, b), max(a, b)
+            parent[b], size[a] = a, size[a] + size[b]
+    pieces: dict[str, set[str]] = {}
+    for k in of:
+        pieces.setdefault(of[k], set()).add(root(k))
+    report = [{"component": c, "size": sum(1 for k in of if of[k] == c), "pieces": len(p)} for c, p in sorted(pieces.items())]
+    # a piece's label: its smallest record key (the union-find roots above are exactly that)
+    relabel = components.sparkSession.createDataFrame([(k, root(k)) for k in of], "record_key string, _piece string")
+    out = components.join(relabel, "record_key", "left").select(
+        "record_key", F.coalesce("_piece", "component").alias("component"))
+    return out, report

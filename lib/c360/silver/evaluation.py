@@ -1,0 +1,66 @@
+"""How well the identity map matches a ground truth: pairwise precision/recall/F1 and cluster measures.
+
+Pairwise: every pair of records in the same predicted cluster is a predicted link, every pair with the same
+true id a true link. Counting pairs per (customer, true id) cell keeps it linear in the record count:
+a cluster of n records holds n(n-1)/2 pairs. Cluster measures say how it fails: the share of true persons
+split over several customer ids (missed links) and the share of customer ids that merge several persons
+(wrong links, the worse failure: one person sees another's data).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def _pairs(counted: DataFrame, keys: list[str]) -> int:
+    """Sum of n(n-1)/2 over the groups of `keys` in a (keys..., n) frame."""
+    grouped = counted.groupBy(*keys).agg(F.sum("n").alias("n"))
+    return int(grouped.select(F.sum(F.col("n") * (F.col("n") - 1) / 2)).first()[0] or 0)
+
+
+def evaluate(identity_map: DataFrame, truth: DataFrame) -> dict:
+    """Compare (record_key, customer_id) with (record_key, true_id); records only on one side are counted
+    and left out of the measures."""
+    predicted = identity_map.select("record_key", "customer_id").distinct()
+    joined = predicted.join(truth.select("record_key", "true_id").distinct(), "record_key")
+    cells = joined.groupBy("customer_id", "true_id").agg(F.count("*").alias("n")).cache()
+    true_positive = _pairs(cells, ["customer_id", "true_id"])
+    predicted_pairs = _pairs(cells, ["customer_id"])
+    true_pairs = _pairs(cells, ["true_id"])
+    precision = true_positive / predicted_pairs if predicted_pairs else 1.0
+    recall = true_positive / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    per_person = cells.groupBy("true_id").agg(F.count("*").alias("clusters"))
+    per_cluster = cells.groupBy("customer_id").agg(F.count("*").alias("persons"))
+    persons, split = per_person.select(F.count("*"), F.sum((F.col("clusters") > 1).cast("int"))).first()
+    clusters, merged = per_cluster.select(F.count("*"), F.sum((F.col("persons") > 1).cast("int"))).first()
+    matched = int(cells.select(F.sum("n")).first()[0] or 0)
+    result = {
+        "records_compared": matched,
+        "records_only_in_identity_map": predicted.count() - matched,
+        "records_only_in_truth": truth.select("record_key").distinct().count() - matched,
+        "true_persons": int(persons), "customer_ids": int(clusters),
+        "pairs": {"true_positive": true_positive, "predicted": predicted_pairs, "true": true_pairs,
+                  "false_positive": predicted_pairs - true_positive, "false_negative": true_pairs - true_positive},
+        "precision": round(precision, 5), "recall": round(recall, 5), "f1": round(f1, 5),
+        "persons_split_share": round((split or 0) / persons, 5) if persons else 0.0,
+        "clusters_wrongly_merged_share": round((merged or 0) / clusters, 5) if clusters else 0.0,
+    }
+    cells.unpersist()
+    return result
+
+
+def format_report(result: dict) -> str:
+    """The evaluation as a few aligned lines of text."""
+    pairs = result["pairs"]
+    return "\n".join([
+        f"records compared      {result['records_compared']:,} "
+        f"(only in identity map: {result['records_only_in_identity_map']:,}, only in truth: {result['records_only_in_truth']:,})",
+        f"true persons          {result['true_persons']:,}   customer ids {result['customer_ids']:,}",
+        f"pairwise precision    {result['precision']:.4f}   ({pairs['false_positive']:,} wrong links of {pairs['predicted']:,})",
+        f"pairwise recall       {result['recall']:.4f}   ({pairs['false_negative']:,} missed links of {pairs['true']:,})",
+        f"pairwise F1           {result['f1']:.4f}",
+        f"persons split         {result['persons_split_share']:.2%}",
+        f"clusters merged wrong {result['clusters_wrongly_merged_share']:.2%}",
+    ])

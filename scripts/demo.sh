@@ -19,6 +19,9 @@ for stage, summary in run["stages"].items():
     written = sum(s.get("written", 0) for s in sources.values())
     if "status" in summary:
         print(f"  {stage:<7} {summary['status']}")
+    elif stage == "silver":
+        print(f"  silver  {summary['person_records']:>10,} person records -> {summary['customers']:,} customers, "
+              f"{summary['interactions']:,} interactions in {summary['seconds']}s (charts: {summary['charts']})")
     else:
         print(f"  {stage:<7} {written:>10,} records written in {summary['seconds']}s")
 PY
@@ -29,5 +32,7 @@ echo
 echo "Example queries:"
 echo "  c360 sql --config conf/demo.yaml \"SELECT source, count(*) AS files, sum(records) AS records, sum(quarantined) AS quarantined FROM bronze._ingest_log GROUP BY source\""
 echo "  c360 sql --config conf/demo.yaml \"SELECT event_type, count(*) AS n FROM bronze.web_events GROUP BY event_type ORDER BY n DESC\""
-c360 sql --config conf/demo.yaml "SELECT event_type, count(*) AS n FROM bronze.web_events GROUP BY event_type ORDER BY n DESC" 2>/dev/null
+echo "  c360 sql --config conf/demo.yaml \"SELECT match_method, count(*) AS records FROM silver.identity_map GROUP BY match_method ORDER BY records DESC\""
+echo "  c360 evaluate --config conf/demo.yaml --truth demo/landing/truth/person_records_b01.csv"
+c360 sql --config conf/demo.yaml "SELECT match_method, count(*) AS records FROM silver.identity_map GROUP BY match_method ORDER BY records DESC" 2>/dev/null
 echo "(run 'source .venv/bin/activate' first to use c360 directly)"

@@ -42,7 +42,7 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.
 
 
 def test_commands_of_later_versions_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["evaluate"]) == 2
+    assert main(["erase"]) == 2
     assert "not in this version" in capsys.readouterr().err
 
 

@@ -75,39 +75,61 @@ def _relabel(components: DataFrame, merges: DataFrame) -> DataFrame:
     return renamed.select("record_key", F.coalesce("new", "component").alias("component"))
 
 
+def _conflict_free(pairs: DataFrame, labels: DataFrame, birthdays: DataFrame | None) -> DataFrame:
+    """Drop cluster pairs whose known dates of birth share no value: two people, whatever the names say."""
+    if birthdays is None:
+        return pairs
+    known = (labels.join(birthdays.where(F.col("date_of_birth").isNotNull()), "record_key")
+             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs")))
+    a, b = known.withColumnRenamed("component", "a").withColumnRenamed("dobs", "dobs_a"), known.withColumnRenamed(
+        "component", "b").withColumnRenamed("dobs", "dobs_b")
+    checked = pairs.join(a, "a", "left").join(b, "b", "left")
+    ok = F.col("dobs_a").isNull() | F.col("dobs_b").isNull() | F.arrays_overlap("dobs_a", "dobs_b")
+    return checked.where(ok).select("a", "b", "w")
+
+
+def _choices(pairs: DataFrame, margin: float) -> DataFrame:
+    """Each cluster's best partner (a, b), kept when it beats by `margin` every other partner that is not
+    itself linked to that best one (two candidates linked to each other are one person, not a doubt)."""
+    rank = Window.partitionBy("a").orderBy(F.desc("w"), "b")
+    top = pairs.withColumn("n", F.row_number().over(rank)).where("n = 1").select("a", "b", "w")
+    others = (pairs.withColumnRenamed("b", "c").withColumnRenamed("w", "w2").join(top, "a")
+              .where(F.col("c") != F.col("b")))
+    linked = pairs.select(F.col("a").alias("b"), F.col("b").alias("c"))
+    rivals = others.join(linked, ["b", "c"], "left_anti").groupBy("a").agg(F.max("w2").alias("rival"))
+    return top.join(rivals, "a", "left").where(
+        F.col("rival").isNull() | (F.col("w") - F.col("rival") >= margin)).select("a", "b")
+
+
 def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: float, margin: float,
-                       max_rounds: int = 30) -> tuple[DataFrame, int]:
+                       birthdays: DataFrame | None = None, max_rounds: int = 30) -> tuple[DataFrame, int]:
     """Grow clusters from `components` (record_key, component) with scored edges (record_key_l,
-    record_key_r, match_weight): two clusters merge only when each is the other's best partner, and that
-    partner beats the cluster's next-best one by `margin` (log2 odds).
+    record_key_r, match_weight): two clusters merge only when each is the other's best partner, that
+    partner beats the next-best unrelated one by `margin` (log2 odds), and their known dates of birth
+    (`birthdays`: record_key, date_of_birth) do not contradict each other.
 
     Plain connected components on probabilistic links chain people together: a social profile that only
     says 'Gavin' and '@gavingreen50' matches both Gavin Greens of a city, and would merge them. Mutual best
     links with a margin leave such an ambiguous record on its own. Returns the components and the rounds.
     """
     edges = scored.where(F.col("match_weight") >= min_weight).select(
-        "record_key_l", "record_key_r", "match_weight").cache()
-    labels = components.cache()
-    for round_no in range(1, max_rounds + 1):
+        "record_key_l", "record_key_r", "match_weight").localCheckpoint()
+    labels = components.localCheckpoint()
+    for round_no in range(1, max_rounds + 1):  # noqa: B007 - returned: how many rounds it took
         left = labels.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("a"))
         right = labels.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("b"))
         between = edges.join(left, "record_key_l").join(right, "record_key_r").where(F.col("a") != F.col("b"))
         both = between.select("a", "b", "match_weight").unionByName(
             between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
         pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
-        rank = Window.partitionBy("a").orderBy(F.desc("w"), "b")
-        ranked = pairs.withColumn("n", F.row_number().over(rank)).withColumn("next_w", F.lead("w").over(rank))
-        choice = ranked.where((F.col("n") == 1) & (F.col("next_w").isNull() | (F.col("w") - F.col("next_w") >= margin)))
-        choice = choice.select("a", "b")
+        pairs = _conflict_free(pairs, labels, birthdays).localCheckpoint()
+        choice = _choices(pairs, margin)
         mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
         merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
             F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()
         if merges.isEmpty():
             break
-        updated = _relabel(labels, merges).localCheckpoint()
-        labels.unpersist()
-        labels = updated
-    edges.unpersist()
+        labels = _relabel(labels, merges).localCheckpoint()
     return labels, round_no
 
 

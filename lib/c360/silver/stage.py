@@ -105,7 +105,8 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
     predict_seconds = round(time.monotonic() - started, 1)
     components = clustering.connected_components(records, exact)
     min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
-    components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin)
+    components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin,
+                                                        birthdays=records.select("record_key", "date_of_birth"))
     pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
     strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
     components, oversized = clustering.split_oversized(components, strength, silver.max_cluster_size)

@@ -23,3 +23,27 @@ def test_bronze_notebook(project_root: Path, tmp_path: Path, spark: SparkSession
     sources = namespace["results"]["bronze"]["sources"]
     assert {s["status"] for s in sources.values()} == {"ingested"}
     assert namespace["store"].exists("bronze.web_events")
+
+
+def test_silver_notebook(project_root: Path, tmp_path: Path, spark: SparkSession,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bronze then silver on a small population; the model comes from tests/silver/data (no training)."""
+    import shutil
+
+    from c360.silver.model import NAME
+
+    generate(60, tmp_path / "demo" / "landing", seed=2)
+    demo = yaml.safe_load((project_root / "conf" / "demo.yaml").read_text())
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
+    demo["silver"]["linkage"]["model_dir"] = str(models)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "demo.yaml").write_text(yaml.safe_dump({**demo, "engine": "delta-rs"}))
+    monkeypatch.setenv("C360_CONFIG", str(tmp_path / "conf" / "demo.yaml"))
+    monkeypatch.setenv("C360_TRUTH", str(tmp_path / "demo" / "landing" / "truth" / "person_records_b01.csv"))
+    runpy.run_path(str(project_root / "notebooks" / "bronze_ingest.py"))
+    namespace = runpy.run_path(str(project_root / "notebooks" / "silver_identity.py"))
+    assert namespace["results"]["silver"]["model_version"] == 1
+    assert namespace["quality"]["records_only_in_truth"] == 0
+    assert namespace["quality"]["precision"] >= 0.9

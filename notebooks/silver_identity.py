@@ -1,0 +1,58 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # c360 · silver identity resolution
+# MAGIC Builds the silver tables from bronze (person records, match pairs, identity map, interactions), shows
+# MAGIC how records were linked, and, when a ground-truth file is given, how well. Schedule it after the bronze
+# MAGIC notebook with the widget `config` (and optionally `truth`); locally and in the tests it reads the
+# MAGIC `C360_CONFIG` and `C360_TRUTH` environment variables.
+
+# COMMAND ----------
+
+import json
+import os
+
+try:
+    dbutils.widgets.text("config", "")  # type: ignore[name-defined]  # noqa: F821 - Databricks only
+    dbutils.widgets.text("truth", "")  # type: ignore[name-defined]  # noqa: F821
+    config_path = dbutils.widgets.get("config")  # type: ignore[name-defined]  # noqa: F821
+    truth_path = dbutils.widgets.get("truth")  # type: ignore[name-defined]  # noqa: F821
+except NameError:
+    config_path = os.environ.get("C360_CONFIG", "../conf/demo.yaml")
+    truth_path = os.environ.get("C360_TRUTH", "")
+
+# COMMAND ----------
+
+from pyspark.sql import functions as F
+
+from c360 import pipeline
+from c360.config import load_config
+from c360.session import session_for
+from c360.silver.evaluation import evaluate, format_report
+from c360.storage import open_store
+
+config = load_config(config_path)
+spark, engine = session_for(config)
+store = open_store(spark, engine.name, config.warehouse)
+ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+results = pipeline.run(ctx, "silver")
+print(json.dumps(results, indent=2, default=str))
+
+# COMMAND ----------
+
+# MAGIC %md How each record was linked, and the largest customers:
+
+# COMMAND ----------
+
+identity = store.read("silver.identity_map")
+identity.groupBy("match_method").count().orderBy(F.desc("count")).show(truncate=False)
+identity.groupBy("customer_id").agg(F.count("*").alias("records"), F.collect_set("source").alias("sources")) \
+    .orderBy(F.desc("records"), "customer_id").show(5, truncate=False)
+
+# COMMAND ----------
+
+quality = None
+if truth_path:
+    truth = spark.read.csv(truth_path, header=True).select(
+        F.concat_ws(":", "source", "source_record_id").alias("record_key"), "true_id")
+    quality = evaluate(identity, truth)
+    print(format_report(quality))

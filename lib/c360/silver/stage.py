@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -97,7 +98,9 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
     linker = linkage.spark_linker(ctx.spark, keys, model.load())
     counts = linkage.comparison_counts(linker)
     for row in counts:
-        print(f"  blocking rule {row['rule']}: {row['comparisons']:,} comparisons (cumulative {row['cumulative']:,})")
+        # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)
+        print(f"  blocking rule {row['rule']}: {row['comparisons']:,} comparisons (cumulative {row['cumulative']:,})",
+              file=sys.stderr)
     linkage.check_comparisons(counts, silver.linkage.max_comparisons)
     started = time.monotonic()
     scored, splink_frame = linkage.predict(linker, min_probability=min(0.5, silver.linkage.threshold))

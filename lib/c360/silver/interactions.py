@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from c360.config import SourceConfig
 from c360.silver import standardise as std
+from c360.silver.person_records import identifier_map
 
 COLUMNS = ("event_id", "source", "occurred_at", "channel", "event_type", "amount", "currency", "summary",
            "attributes", "email_key", "phone", "login_id", "loyalty_id", "social_handle", "cookie_id",
@@ -29,9 +30,6 @@ def interaction_records(bronze: DataFrame, source: SourceConfig) -> DataFrame:
     """Bronze rows of one interaction source -> one row per event id (its latest version)."""
     latest = Window.partitionBy("_record_id").orderBy(F.col("_ingested_at").desc(), F.col("_record_hash").desc())
     rows = bronze.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
-    ids = source.fields.identifiers
-    identifiers = (F.map_from_arrays(F.array(*[F.lit(k) for k in ids]), F.array(*[F.expr(v).cast("string") for v in ids.values()]))
-                   if ids else F.create_map().cast("map<string,string>"))
     email = _mapped(source, "email")
     return rows.select(
         F.col("_record_id").alias("event_id"), F.lit(source.name).alias("source"),
@@ -43,7 +41,7 @@ def interaction_records(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         F.upper(std.clean_text(_mapped(source, "loyalty_id"))).alias("loyalty_id"),
         F.lower(std.clean_text(_mapped(source, "social_handle"))).alias("social_handle"),
         std.clean_text(_mapped(source, "cookie_id")).alias("cookie_id"),
-        F.map_filter(identifiers, lambda _, v: v.isNotNull() & (F.trim(v) != "")).alias("identifiers"),
+        identifier_map(source).alias("identifiers"),
         F.lit(None).cast("string").alias("stitched_by"),
     )
 

@@ -32,11 +32,6 @@ from c360.silver.standardise import fold_text
 
 log = logging.getLogger(__name__)
 
-MATCH_COLUMNS = (
-    "record_key", "source", "first_name_key", "last_name_key", "first_name_forms", "last_name_phonetic",
-    "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key", "postcode_prefix",
-    "company_key", "handle_key", "name_prefix_key", "handle_name_key", "full_name_key",
-)
 HANDLE_BLOCK = 8  # letters of a handle (or of first+last name) that block candidates together
 
 # each rule: columns that must be equal (block_on), or SQL over l./r. for what an equi-join cannot say

@@ -30,19 +30,24 @@ def latest_versions(bronze: DataFrame) -> DataFrame:
     return bronze.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
 
 
+def identifier_map(source: SourceConfig) -> Column:
+    """The source's configured free identifiers as a map name -> value, empty values left out."""
+    ids = source.fields.identifiers
+    identifiers = (F.map_from_arrays(F.array(*[F.lit(k) for k in ids]), F.array(*[F.expr(v).cast("string") for v in ids.values()]))
+                   if ids else F.create_map().cast("map<string,string>"))
+    return F.map_filter(identifiers, lambda _, v: v.isNotNull() & (F.trim(v) != ""))
+
+
 def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
     """Canonical fields from the source's expressions (unmapped ones null), identifiers as a map."""
     mapping = source.fields.mapped()
     fields = [(F.expr(mapping[name]).cast("string") if name in mapping else F.lit(None).cast("string")).alias(name)
               for name in PERSON_FIELDS]
-    ids = source.fields.identifiers
-    identifiers = (F.map_from_arrays(F.array(*[F.lit(k) for k in ids]), F.array(*[F.expr(v).cast("string") for v in ids.values()]))
-                   if ids else F.create_map().cast("map<string,string>"))
     return bronze.select(
         F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key"),
         F.lit(source.name).alias("source"), F.col("_record_id").alias("source_record_id"),
         F.lit(source.priority).alias("source_priority"), F.col("_updated_at").alias("updated_at"),
-        *fields, F.map_filter(identifiers, lambda _, v: v.isNotNull() & (F.trim(v) != "")).alias("identifiers"))
+        *fields, identifier_map(source).alias("identifiers"))
 
 
 def _handle(value: Column) -> Column:

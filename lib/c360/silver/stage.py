@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from c360.config import C360Config
+from c360.config import C360Config, SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, register
 from c360.silver import clustering, linkage, model as model_store
@@ -46,9 +46,14 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return out
 
 
+def _landed(ctx: RunContext, *kinds: str) -> list[SourceConfig]:
+    """The sources of these kinds that have a bronze table."""
+    return [s for s in ctx.config.sources if s.kind in kinds and ctx.store.exists(f"bronze.{s.name}")]
+
+
 def all_person_records(ctx: RunContext) -> DataFrame:
     """silver.person_records of every person source that has landed in bronze."""
-    sources = [s for s in ctx.config.sources if s.kind == "person" and ctx.store.exists(f"bronze.{s.name}")]
+    sources = _landed(ctx, "person")
     if not sources:
         raise C360Error("silver: no person source has landed in bronze yet (run the bronze stage first)")
     return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country) for s in sources])
@@ -56,8 +61,7 @@ def all_person_records(ctx: RunContext) -> DataFrame:
 
 def fingerprint(ctx: RunContext, model_version: int | None) -> str:
     """What the silver output depends on: bronze versions, silver settings and the model version."""
-    inputs = {s.name: ctx.store.version(f"bronze.{s.name}") for s in ctx.config.sources
-              if s.kind in ("person", "interaction") and ctx.store.exists(f"bronze.{s.name}")}
+    inputs = {s.name: ctx.store.version(f"bronze.{s.name}") for s in _landed(ctx, "person", "interaction")}
     fields = {s.name: s.fields.model_dump() for s in ctx.config.sources}
     text = json.dumps([inputs, fields, ctx.config.silver.model_dump(), ctx.config.default_country, model_version],
                       sort_keys=True, default=str)
@@ -129,7 +133,7 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
 def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
     """silver.interactions of every interaction source in bronze, cookies stitched; and the number of
     cookies left unstitched because they logged in as several people."""
-    sources = [s for s in ctx.config.sources if s.kind == "interaction" and ctx.store.exists(f"bronze.{s.name}")]
+    sources = _landed(ctx, "interaction")
     if not sources:
         return None, 0
     events = _union([interaction_records(ctx.store.read(f"bronze.{s.name}"), s) for s in sources])

@@ -8,29 +8,15 @@
 # COMMAND ----------
 
 import json
-import os
 
-try:
-    dbutils.widgets.text("config", "")  # type: ignore[name-defined]  # noqa: F821 - Databricks only
-    config_path = dbutils.widgets.get("config")  # type: ignore[name-defined]  # noqa: F821
-except NameError:
-    config_path = os.environ.get("C360_CONFIG", "../conf/demo.yaml")
+from c360 import notebook, pipeline
 
-# COMMAND ----------
-
-from c360 import pipeline
-from c360.config import load_config
-from c360.session import session_for
-from c360.storage import open_store
-
-config = load_config(config_path)
-spark, engine = session_for(config)
-store = open_store(spark, engine.name, config.warehouse)
-print(f"engine: {engine.name} ({engine.reason})")
+config_path = notebook.parameter(globals().get("dbutils"), "config", "C360_CONFIG", "../conf/demo.yaml")
+ctx = notebook.open_run(config_path)
+store = ctx.store
 
 # COMMAND ----------
 
-ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
 results = pipeline.run(ctx, "bronze")
 print(json.dumps(results, indent=2, default=str))
 

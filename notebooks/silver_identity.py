@@ -9,31 +9,16 @@
 # COMMAND ----------
 
 import json
-import os
-
-try:
-    dbutils.widgets.text("config", "")  # type: ignore[name-defined]  # noqa: F821 - Databricks only
-    dbutils.widgets.text("truth", "")  # type: ignore[name-defined]  # noqa: F821
-    config_path = dbutils.widgets.get("config")  # type: ignore[name-defined]  # noqa: F821
-    truth_path = dbutils.widgets.get("truth")  # type: ignore[name-defined]  # noqa: F821
-except NameError:
-    config_path = os.environ.get("C360_CONFIG", "../conf/demo.yaml")
-    truth_path = os.environ.get("C360_TRUTH", "")
-
-# COMMAND ----------
 
 from pyspark.sql import functions as F
 
-from c360 import pipeline
-from c360.config import load_config
-from c360.session import session_for
+from c360 import notebook, pipeline
 from c360.silver.evaluation import evaluate, format_report
-from c360.storage import open_store
 
-config = load_config(config_path)
-spark, engine = session_for(config)
-store = open_store(spark, engine.name, config.warehouse)
-ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+config_path = notebook.parameter(globals().get("dbutils"), "config", "C360_CONFIG", "../conf/demo.yaml")
+truth_path = notebook.parameter(globals().get("dbutils"), "truth", "C360_TRUTH")
+ctx = notebook.open_run(config_path)
+spark, store = ctx.spark, ctx.store
 results = pipeline.run(ctx, "silver")
 print(json.dumps(results, indent=2, default=str))
 

@@ -22,6 +22,11 @@ for stage, summary in run["stages"].items():
     elif stage == "silver":
         print(f"  silver  {summary['person_records']:>10,} person records -> {summary['customers']:,} customers, "
               f"{summary['interactions']:,} interactions in {summary['seconds']}s (charts: {summary['charts']})")
+    elif stage == "gold":
+        t = summary["tables"]
+        print(f"  gold    {t['customer_profile']:>10,} golden profiles, {t['customer_interactions']:,} timeline events "
+              f"({sum(summary['unresolved_interactions'].values()):,} unresolved), {t.get('households', 0):,} households "
+              f"in {summary['seconds']}s")
     else:
         print(f"  {stage:<7} {written:>10,} records written in {summary['seconds']}s")
 PY
@@ -31,8 +36,9 @@ find demo/warehouse -mindepth 3 -maxdepth 3 -type d -name _delta_log | sed 's|/_
 echo
 echo "Example queries:"
 echo "  c360 sql --config conf/demo.yaml \"SELECT source, count(*) AS files, sum(records) AS records, sum(quarantined) AS quarantined FROM bronze._ingest_log GROUP BY source\""
-echo "  c360 sql --config conf/demo.yaml \"SELECT event_type, count(*) AS n FROM bronze.web_events GROUP BY event_type ORDER BY n DESC\""
 echo "  c360 sql --config conf/demo.yaml \"SELECT match_method, count(*) AS records FROM silver.identity_map GROUP BY match_method ORDER BY records DESC\""
 echo "  c360 evaluate --config conf/demo.yaml --truth demo/landing/truth/person_records_b01.csv"
-c360 sql --config conf/demo.yaml "SELECT match_method, count(*) AS records FROM silver.identity_map GROUP BY match_method ORDER BY records DESC" 2>/dev/null
+echo "  c360 sql --config conf/demo.yaml \"SELECT segment, count(*) AS customers, round(sum(revenue_total), 2) AS revenue FROM gold.customer_metrics GROUP BY segment ORDER BY revenue DESC\""
+echo "  c360 sql-server --config conf/demo.yaml   # then: beeline -u jdbc:hive2://localhost:10000/ (README: SQL on the gold tables)"
+c360 sql --config conf/demo.yaml "SELECT segment, count(*) AS customers, round(sum(revenue_total), 2) AS revenue FROM gold.customer_metrics GROUP BY segment ORDER BY revenue DESC" 2>/dev/null
 echo "(run 'source .venv/bin/activate' first to use c360 directly)"

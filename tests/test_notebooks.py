@@ -25,9 +25,9 @@ def test_bronze_notebook(project_root: Path, tmp_path: Path, spark: SparkSession
     assert namespace["store"].exists("bronze.web_events")
 
 
-def test_silver_notebook(project_root: Path, tmp_path: Path, spark: SparkSession,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bronze then silver on a small population; the model comes from tests/silver/data (no training)."""
+def test_silver_and_gold_notebooks(project_root: Path, tmp_path: Path, spark: SparkSession,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bronze, silver, gold on a small population; the model comes from tests/silver/data (no training)."""
     import shutil
 
     from c360.silver.model import NAME
@@ -47,3 +47,6 @@ def test_silver_notebook(project_root: Path, tmp_path: Path, spark: SparkSession
     assert namespace["results"]["silver"]["model_version"] == 1
     assert namespace["quality"]["records_only_in_truth"] == 0
     assert namespace["quality"]["precision"] >= 0.9
+    gold = runpy.run_path(str(project_root / "notebooks" / "gold_profiles.py"))
+    assert gold["results"]["gold"]["tables"]["customer_profile"] > 0
+    assert gold["timeline"].count() >= 1 and gold["segments"].count() >= 2

@@ -66,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
                                        "the next version; later runs predict with it.")
     _config_arg(train)
 
+    server = sub.add_parser("sql-server", help="serve the gold tables over JDBC/ODBC (Spark Thrift server)",
+                            description="Start Spark's Thrift JDBC/ODBC server with gold.<table> views of the "
+                                        "current Delta snapshots; connect with beeline or a BI tool.")
+    _config_arg(server)
+    server.add_argument("--host", default="localhost", help="address to listen on (default localhost)")
+    server.add_argument("--port", type=int, default=10000, help="port (default 10000)")
+    server.add_argument("--refresh-seconds", type=float, default=60.0,
+                        help="how often to pick up new gold versions (default 60)")
+
+    register = sub.add_parser("register", help="register the gold tables in the metastore (USING DELTA LOCATION)",
+                              description="CREATE TABLE <catalog>.<schema>.<table> USING DELTA LOCATION ... for "
+                                          "the layers in gold.catalog; idempotent. Needs the delta-spark engine.")
+    _config_arg(register)
+
     for name, text in LATER.items():
         later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
         _config_arg(later, required=False)
@@ -196,6 +210,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql_server(args: argparse.Namespace) -> int:
+    from c360.config import load_config
+    from c360.session import session_for
+    from c360.sql_server import serve, server_conf
+    from c360.storage import open_store
+
+    config = server_conf(load_config(args.config), args.host, args.port)
+    spark, engine = session_for(config, quiet=True)
+    store = open_store(spark, engine.name, config.warehouse)
+    try:
+        serve(spark, store, args.host, args.port, args.refresh_seconds, announce=lambda m: print(m, flush=True))
+    except KeyboardInterrupt:
+        print("c360 sql-server: stopped")
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from c360.catalog import register_tables
+
+    config, spark, _, store = _open(args.config)
+    for name, status in register_tables(spark, store, config.gold.catalog).items():
+        print(f"{status:<8} {name}")
+    return 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
     return 2
@@ -207,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "deltalake", "splink"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train}
+    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
+                "sql-server": cmd_sql_server, "register": cmd_register}
     try:
         return handlers.get(args.command, cmd_later)(args)
     except C360Error as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +22,9 @@ PERSON_FIELDS: tuple[str, ...] = (
     "first_name", "last_name", "full_name", "email", "phone", "date_of_birth", "gender",
     "street", "city", "postcode", "region", "country", "company", "job_title",
     "social_handle", "login_id", "loyalty_id", "cookie_id",
+    "consent_email", "consent_phone", "consent_tracking",
 )
-"""Canonical person fields every source maps its columns onto."""
+"""Canonical person fields every source maps its columns onto (consent_*: an explicit yes/no statement)."""
 
 INTERACTION_FIELDS: tuple[str, ...] = (
     "event_type", "channel", "amount", "currency", "summary", "attributes",
@@ -57,6 +59,9 @@ class SourceFields(_Strict):
     login_id: str | None = None
     loyalty_id: str | None = None
     cookie_id: str | None = None
+    consent_email: str | None = None
+    consent_phone: str | None = None
+    consent_tracking: str | None = None
     event_type: str | None = None
     channel: str | None = None
     amount: str | None = None
@@ -211,6 +216,120 @@ class SilverSettings(_Strict):
     """Where each run's Splink charts go (<reports_dir>/<run id>/); default <warehouse>/_reports."""
 
 
+GOLDEN_FIELDS: tuple[str, ...] = (
+    "first_name", "last_name", "full_name", "email", "phone", "date_of_birth", "gender",
+    "street", "postcode", "city", "region", "country", "company", "job_title",
+    "social_handle", "login_id", "loyalty_id",
+)
+"""Canonical fields that get a golden value on gold.customer_profile."""
+
+DEFAULT_GROUPS = {"name": ["first_name", "last_name", "full_name"],
+                  "address": ["street", "postcode", "city", "region", "country"]}
+
+
+class SurvivorshipRule(_Strict):
+    """How one golden field (or group of fields) is chosen among a customer's records.
+
+    source_priority: the best source wins, by `sources` order when given, else by each source's `priority`;
+    first_non_null: only the listed `sources`, first in list order that has a value; most_recent: the newest
+    record (`updated_at`); most_frequent: the value most records agree on; longest: the most complete value.
+    Ties always fall to source priority, then the newer record, then the smaller record key.
+    """
+
+    rule: Literal["source_priority", "first_non_null", "most_recent", "most_frequent", "longest"]
+    sources: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _sources_given(self) -> SurvivorshipRule:
+        if self.rule == "first_non_null" and not self.sources:
+            raise ValueError("rule first_non_null needs 'sources' (the ordered list to take the first value from)")
+        return self
+
+
+class AccountSettings(_Strict):
+    """Where B2B accounts come from: a reference source and the identifiers that link them."""
+
+    source: str
+    """The reference source holding accounts (its `company` field is the account name)."""
+    id_identifier: str = "crm_account_id"
+    parent_identifier: str = "crm_parent_account_id"
+    contact_identifier: str = "crm_account_id"
+    """The identifier on person records naming their account."""
+
+
+class MetricSettings(_Strict):
+    """Customer metrics: which events count as what (Spark SQL predicates over silver.interactions)."""
+
+    orders: str = "event_type = 'order_completed'"
+    open_tickets: str = "event_type IN ('ticket_open', 'ticket_pending')"
+    social: str = "event_type = 'social_post'"
+    reporting_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    currency_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 1.0})
+    """Units of the reporting currency per unit of each currency; an order in another currency has no revenue
+    and is counted in the run's `orders_without_rate`."""
+    as_of: datetime | None = None
+    """The moment recency is measured from; default: the run's start."""
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for code, rate in value.items():
+            if not re.match(r"^[A-Z]{3}$", code) or rate <= 0:
+                raise ValueError(f"currency rate {code}: {rate} must be an ISO code with a positive rate")
+        return value
+
+
+class QualitySettings(_Strict):
+    """Data-quality gates checked before gold is published."""
+
+    min_completeness: dict[str, float] = Field(default_factory=dict)
+    """golden field -> smallest share of profiles that must have it (e.g. first_name: 0.9)."""
+
+
+class CatalogSettings(_Strict):
+    """Where `c360 register` puts the gold tables in a metastore."""
+
+    catalog: str | None = None
+    schema_name: str = Field(default="c360", alias="schema", pattern=NAME_PATTERN)
+    layers: list[Literal["bronze", "silver", "gold"]] = Field(default_factory=lambda: ["gold"])
+
+
+class GoldSettings(_Strict):
+    """Golden profiles, timeline, metrics and their publication."""
+
+    survivorship: dict[str, SurvivorshipRule] = Field(default_factory=dict)
+    """golden field or group name -> rule; fields not named use `default_rule`."""
+    default_rule: SurvivorshipRule = Field(default_factory=lambda: SurvivorshipRule(rule="source_priority"))
+    groups: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_GROUPS.items()})
+    """Fields that survive together from one record (an address is never stitched from two)."""
+    accounts: AccountSettings | None = None
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    timeline_rows_per_file: int = Field(default=1_000_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> GoldSettings:
+        grouped: dict[str, str] = {}
+        for group, fields in self.groups.items():
+            for name in fields:
+                if name not in GOLDEN_FIELDS:
+                    raise ValueError(f"groups.{group}: {name!r} is not a golden field ({', '.join(GOLDEN_FIELDS)})")
+                if name in grouped:
+                    raise ValueError(f"groups.{group}: {name!r} is already in group {grouped[name]!r}")
+                grouped[name] = group
+        for key in self.survivorship:
+            if key in grouped:
+                raise ValueError(f"survivorship.{key}: the field is in group {grouped[key]!r}; give the rule for the group")
+            if key not in GOLDEN_FIELDS and key not in self.groups:
+                raise ValueError(f"survivorship.{key}: not a golden field or group "
+                                 f"(fields: {', '.join(GOLDEN_FIELDS)}; groups: {', '.join(self.groups)})")
+        for name in self.quality.min_completeness:
+            if name not in GOLDEN_FIELDS:
+                raise ValueError(f"quality.min_completeness.{name}: not a golden field")
+        return self
+
+
 class C360Config(_Strict):
     """The whole configuration file."""
 
@@ -220,6 +339,7 @@ class C360Config(_Strict):
     default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)
     silver: SilverSettings = Field(default_factory=SilverSettings)
+    gold: GoldSettings = Field(default_factory=GoldSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     config_path: str | None = Field(default=None, exclude=True)
 
@@ -232,6 +352,19 @@ class C360Config(_Strict):
                 raise ValueError(f"source name {source.name!r} is used twice")
             seen.add(source.name)
         return value
+
+    @model_validator(mode="after")
+    def _gold_sources_exist(self) -> C360Config:
+        kinds = {s.name: s.kind for s in self.sources}
+        rules = {**self.gold.survivorship, "default_rule": self.gold.default_rule}
+        for key, rule in rules.items():
+            for name in rule.sources or []:
+                if kinds.get(name) != "person":
+                    raise ValueError(f"gold.survivorship.{key}.sources: {name!r} is not a person source")
+        accounts = self.gold.accounts
+        if accounts is not None and kinds.get(accounts.source) != "reference":
+            raise ValueError(f"gold.accounts.source: {accounts.source!r} is not a reference source")
+        return self
 
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; a ConfigError naming the known ones otherwise."""

@@ -74,6 +74,17 @@ def run_number(run_id: str) -> int:
     return int(started.timestamp() * 1000)
 
 
+def last_fingerprint(store: TableStore, runs_table: str) -> str | None:
+    """The input fingerprint the newest run recorded in a stage's runs table (None before the first run).
+    Stages that skip unchanged input compare their current fingerprint with it."""
+    if not store.exists(runs_table):
+        return None
+    from pyspark.sql import functions as F
+
+    row = store.read(runs_table).orderBy(F.desc("finished_at")).select("fingerprint").first()
+    return row.fingerprint if row else None
+
+
 def _load_stages() -> None:
     """Import the stage modules so they register themselves (kept lazy: they pull in heavier imports)."""
     import importlib

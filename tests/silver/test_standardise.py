@@ -76,3 +76,9 @@ def test_postcode_and_street_keys(spark: SparkSession) -> None:
                             ("12 Main Street", "12 main st"), ("12 Main St.", "12 main st"), ("Wilson Creek 4", "wilson crk 4")],
                     std.street_key)
     assert_column_equality(streets, "got", "expected")
+
+
+def test_social_handles_have_one_form(spark: SparkSession) -> None:
+    df = pairs(spark, [("@PSchmidt", "@pschmidt"), (" pschmidt ", "@pschmidt"), ("@@pschmidt", "@pschmidt"),
+                       ("@", None), ("", None), (None, None)], std.social_handle)
+    assert_column_equality(df, "got", "expected")

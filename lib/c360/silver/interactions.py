@@ -26,8 +26,9 @@ def _mapped(source: SourceConfig, name: str, cast: str = "string") -> F.Column:
     return (F.expr(expression) if expression else F.lit(None)).cast(cast).alias(name)
 
 
-def interaction_records(bronze: DataFrame, source: SourceConfig) -> DataFrame:
-    """Bronze rows of one interaction source -> one row per event id (its latest version)."""
+def interaction_records(bronze: DataFrame, source: SourceConfig, default_country: str = "DE") -> DataFrame:
+    """Bronze rows of one interaction source -> one row per event id (its latest version); phones in E.164
+    (numbers without a country code read in `default_country`), so they match person records' phones."""
     latest = Window.partitionBy("_record_id").orderBy(F.col("_ingested_at").desc(), F.col("_record_hash").desc())
     rows = bronze.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
     email = _mapped(source, "email")
@@ -36,10 +37,11 @@ def interaction_records(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         F.col("_updated_at").alias("occurred_at"),
         _mapped(source, "channel"), _mapped(source, "event_type"), _mapped(source, "amount", "double"),
         _mapped(source, "currency"), _mapped(source, "summary"), _mapped(source, "attributes"),
-        std.email_key(email).alias("email_key"), _mapped(source, "phone"),
+        std.email_key(email).alias("email_key"),
+        std.phone_e164(_mapped(source, "phone"), F.lit(default_country)).alias("phone"),
         F.lower(std.clean_text(_mapped(source, "login_id"))).alias("login_id"),
         F.upper(std.clean_text(_mapped(source, "loyalty_id"))).alias("loyalty_id"),
-        F.lower(std.clean_text(_mapped(source, "social_handle"))).alias("social_handle"),
+        std.social_handle(_mapped(source, "social_handle")).alias("social_handle"),
         std.clean_text(_mapped(source, "cookie_id")).alias("cookie_id"),
         identifier_map(source).alias("identifiers"),
         F.lit(None).cast("string").alias("stitched_by"),

@@ -19,7 +19,7 @@ COLUMNS = (
     "email", "email_key", "phone", "phone_e164", "date_of_birth", "gender",
     "street", "street_key", "city", "city_key", "postcode", "postcode_key", "region", "country",
     "company", "company_key", "job_title", "social_handle", "login_id", "loyalty_id", "cookie_id",
-    "identifiers", "dq_flags",
+    "consent_email", "consent_phone", "consent_tracking", "identifiers", "dq_flags",
 )
 
 
@@ -50,11 +50,6 @@ def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         *fields, identifier_map(source).alias("identifiers"))
 
 
-def _handle(value: Column) -> Column:
-    text = F.lower(F.trim(value))
-    return F.when(text.isNotNull() & (text != ""), F.concat(F.lit("@"), F.regexp_replace(text, "^@+", "")))
-
-
 def standardised(records: DataFrame, default_country: str) -> DataFrame:
     """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
     split_first, split_last = std.split_full_name(F.col("full_name"))
@@ -81,9 +76,10 @@ def standardised(records: DataFrame, default_country: str) -> DataFrame:
         std.clean_text(F.col("postcode")).alias("postcode"), std.postcode_key(F.col("postcode")).alias("postcode_key"),
         std.clean_text(F.col("region")).alias("region"), F.col("_iso").alias("country"),
         std.clean_text(F.col("company")).alias("company"), std.name_key(F.col("company")).alias("company_key"),
-        std.clean_text(F.col("job_title")).alias("job_title"), _handle(F.col("social_handle")).alias("social_handle"),
+        std.clean_text(F.col("job_title")).alias("job_title"), std.social_handle(F.col("social_handle")).alias("social_handle"),
         F.lower(std.clean_text(F.col("login_id"))).alias("login_id"),
         F.upper(std.clean_text(F.col("loyalty_id"))).alias("loyalty_id"), std.clean_text(F.col("cookie_id")).alias("cookie_id"),
+        *[std.consent(F.col(c)).alias(c) for c in ("consent_email", "consent_phone", "consent_tracking")],
         "identifiers",
         F.filter(F.array(dob_flag, phone_flag, email_flag), lambda f: f.isNotNull()).alias("dq_flags"),
     )

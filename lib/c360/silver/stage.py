@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from c360.config import C360Config, SourceConfig
 from c360.errors import C360Error
-from c360.pipeline import RunContext, register
+from c360.pipeline import RunContext, last_fingerprint, register
 from c360.silver import clustering, linkage, model as model_store
 from c360.silver.identity_map import identity_map, match_pairs
 from c360.silver.interactions import interaction_records, stitch_cookies
@@ -67,12 +67,6 @@ def fingerprint(ctx: RunContext, model_version: int | None) -> str:
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def _last_fingerprint(ctx: RunContext) -> str | None:
-    if not ctx.store.exists(RUNS):
-        return None
-    row = ctx.store.read(RUNS).orderBy(F.desc("finished_at")).select("fingerprint").first()
-    return row.fingerprint if row else None
 
 
 def train_model(ctx: RunContext, records: DataFrame) -> model_store.ModelFile:
@@ -136,7 +130,7 @@ def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
     sources = _landed(ctx, "interaction")
     if not sources:
         return None, 0
-    events = _union([interaction_records(ctx.store.read(f"bronze.{s.name}"), s) for s in sources])
+    events = _union([interaction_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country) for s in sources])
     stitched, shared = stitch_cookies(events)
     return stitched, shared.count()
 
@@ -147,7 +141,7 @@ def run_silver(ctx: RunContext) -> dict:
     folder = model_store.model_dir(ctx.config)
     current = model_store.latest(folder)
     print_fp = fingerprint(ctx, current.version if current else None)
-    if not ctx.full_refresh and current is not None and _last_fingerprint(ctx) == print_fp:
+    if not ctx.full_refresh and current is not None and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same bronze versions, settings and model)"}
     records = all_person_records(ctx).localCheckpoint()
     if current is None:

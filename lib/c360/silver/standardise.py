@@ -46,6 +46,24 @@ def display_name(value: Column) -> Column:
     return F.when((text == F.upper(text)) | (text == F.lower(text)), F.initcap(text)).otherwise(text)
 
 
+CONSENT_YES = ("y", "yes", "true", "1", "t", "ja", "j", "opt-in", "opt_in", "opted_in", "granted", "subscribed")
+CONSENT_NO = ("n", "no", "false", "0", "f", "nein", "opt-out", "opt_out", "opted_out", "denied", "unsubscribed")
+
+
+def consent(value: Column) -> Column:
+    """An explicit consent statement as a boolean ('Y', 'true', 'opt-in' ... / 'N', 'false', 'opt-out' ...);
+    anything else (empty, unknown words) is no statement: null, so it never overrides a real one."""
+    text = F.lower(F.trim(value.cast("string")))
+    return F.when(text.isin(*CONSENT_YES), F.lit(True)).when(text.isin(*CONSENT_NO), F.lit(False))
+
+
+def social_handle(value: Column) -> Column:
+    """'@PSchmidt', 'pschmidt', '@@pschmidt' -> '@pschmidt': one form for person records and events."""
+    text = F.lower(F.trim(value))
+    return F.when(text.isNotNull() & (F.regexp_replace(text, "^@+", "") != ""),
+                  F.concat(F.lit("@"), F.regexp_replace(text, "^@+", "")))
+
+
 def name_key(value: Column) -> Column:
     """A name for matching: folded, letters only (hyphens and spaces removed)."""
     return F.regexp_replace(fold(value), r"[^a-z]", "")

@@ -1,0 +1,1 @@
+"""Gold: golden profiles, the interaction timeline, metrics, and their publication."""

@@ -1,0 +1,71 @@
+"""Which customer each interaction belongs to, through the identifiers it carries.
+
+An event carries identifiers (a shop customer number, a login, a loyalty card, a social handle, an e-mail, a
+phone). A value identifies a customer when the person records carrying it all belong to that one customer;
+a value shared by several customers (a family e-mail, an office phone) is ambiguous and never used. The
+event goes to the customer of its strongest identifier, in `PRIORITY` order (free identifiers first: a
+customer number is more specific than an e-mail). Events no identifier resolves are returned separately
+with the reason, so nothing disappears from the timeline silently.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+# (kind, column on person records, column on events); free identifiers ("id:<name>") rank before all.
+STANDARD = (("login_id", "login_id", "login_id"), ("loyalty_id", "loyalty_id", "loyalty_id"),
+            ("social_handle", "social_handle", "social_handle"), ("email", "email_key", "email_key"),
+            ("phone", "phone_e164", "phone"))
+PRIORITY = {kind: i + 1 for i, (kind, _, _) in enumerate(STANDARD)}
+UNRESOLVED_COLUMNS = ("event_id", "source", "occurred_at", "event_type", "reason", "identifiers_seen")
+
+
+def _pairs(frame: DataFrame, id_col: str, columns: dict[str, str]) -> DataFrame:
+    """(id, kind, value, rank) for every non-empty identifier of every row."""
+    entries = [F.struct(F.lit(kind).alias("kind"), F.col(col).cast("string").alias("value"),
+                        F.lit(PRIORITY[kind]).alias("rank")) for kind, col in columns.items()]
+    free = F.transform(F.map_entries("identifiers"), lambda e: F.struct(
+        F.concat(F.lit("id:"), e["key"]).alias("kind"), e["value"].alias("value"), F.lit(0).alias("rank")))
+    every = F.concat(F.array(*entries), free)
+    return (frame.select(F.col(id_col).alias("_id"), F.explode(every).alias("e"))
+            .select("_id", "e.kind", "e.value", "e.rank").where(F.col("value").isNotNull() & (F.col("value") != "")))
+
+
+def identifier_index(records: DataFrame) -> DataFrame:
+    """(kind, value, customer_id, customers): each identifier value with the customer it names; `customers`
+    > 1 marks an ambiguous value."""
+    person_cols = {kind: col for kind, col, _ in STANDARD}
+    pairs = _pairs(records.withColumn("_cid", F.col("customer_id")), "_cid", person_cols)
+    owners = pairs.select("kind", "value", F.col("_id").alias("customer_id")).distinct()
+    count = F.count("*").over(Window.partitionBy("kind", "value"))
+    return owners.withColumn("customers", count)
+
+
+def attribute_events(events: DataFrame, index: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(events with customer_id and resolved_by, unresolved events with a reason).
+
+    `resolved_by` is the identifier kind that decided (e.g. ``id:shop_customer_no``, ``login_id``)."""
+    event_cols = {kind: col for kind, _, col in STANDARD}
+    keyed = events.withColumn("_key", F.concat_ws("\u0001", "source", "event_id"))
+    seen = _pairs(keyed, "_key", event_cols)
+    matched = seen.join(index, ["kind", "value"], "left")
+    best = matched.groupBy("_id").agg(
+        F.min(F.when(F.col("customers") == 1, F.struct("rank", "kind", "customer_id"))).alias("_best"),
+        F.max(F.col("customers") > 1).alias("_ambiguous"),
+        F.array_sort(F.collect_set("kind")).alias("identifiers_seen"))
+    joined = keyed.join(best.withColumnRenamed("_id", "_key"), "_key", "left")
+    resolved = (joined.where(F.col("_best").isNotNull())
+                .withColumn("customer_id", F.col("_best.customer_id"))
+                .withColumn("resolved_by", F.col("_best.kind")).drop("_key", "_best", "_ambiguous", "identifiers_seen"))
+    unresolved = joined.where(F.col("_best").isNull()).select(
+        "event_id", "source", "occurred_at", "event_type", _reason(),
+        F.coalesce("identifiers_seen", F.array().cast("array<string>")).alias("identifiers_seen"))
+    return resolved, unresolved
+
+
+def _reason() -> Column:
+    return (F.when(F.col("identifiers_seen").isNull() & F.col("cookie_id").isNotNull(), F.lit("anonymous_session"))
+            .when(F.col("identifiers_seen").isNull(), F.lit("no_identifier"))
+            .when(F.col("_ambiguous"), F.lit("ambiguous_identifier"))
+            .otherwise(F.lit("no_matching_customer")).alias("reason"))

@@ -1,0 +1,288 @@
+"""The gold stage on the generator's data, checked against its truth; SQL access three ways.
+
+One small warehouse (bronze, silver with the stored test model, gold) is built once for this module.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+
+from c360 import pipeline
+from c360.cli import main
+from c360.config import C360Config, parse_config
+from c360.datagen.generate import generate
+from c360.gold.survivorship import MATCH_KEY, VALUE_COLUMN, units
+from c360.session import EngineChoice
+from c360.silver.model import NAME
+from c360.storage import TableStore, open_store
+from tests.bronze.test_stage import demo_config
+from tests.conftest import require_delta_spark
+
+
+@dataclass
+class Built:
+    root: Path
+    config: C360Config
+    config_path: Path
+    store: TableStore
+    summary: dict
+
+
+def run(config: C360Config, spark: SparkSession, store: TableStore, stage: str) -> dict:
+    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+    return pipeline.run(ctx, stage)[stage]
+
+
+@pytest.fixture(scope="module")
+def built(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Built:
+    root = tmp_path_factory.mktemp("gold")
+    generate(300, root / "landing", seed=11)
+    doc = demo_config(project_root, root)
+    models = root / "models"
+    models.mkdir()
+    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
+    doc["silver"]["linkage"]["model_dir"] = str(models)
+    path = root / "c360.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    config = parse_config(doc, path)
+    store = open_store(spark, "delta-rs", config.warehouse)
+    run(config, spark, store, "bronze")
+    run(config, spark, store, "silver")
+    return Built(root, config, path, store, run(config, spark, store, "gold"))
+
+
+def frame(store: TableStore, table: str) -> pd.DataFrame:
+    return store.read(table).toPandas()
+
+
+def truth(built: Built, kind: str) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(f, dtype=str) for f in glob.glob(str(built.root / "landing" / "truth" / f"{kind}_b*.csv"))])
+
+
+def clean_people(built: Built) -> dict[str, str]:
+    """true_id -> customer_id for the people whose records all form exactly one customer holding nothing else."""
+    xref = frame(built.store, "gold.customer_xref").merge(truth(built, "person_records"), on=["source", "source_record_id"])
+    per_person = xref.groupby("true_id")["customer_id"].nunique()
+    per_customer = xref.groupby("customer_id")["true_id"].nunique()
+    whole = xref[xref["true_id"].map(per_person).eq(1) & xref["customer_id"].map(per_customer).eq(1)]
+    return dict(zip(whole["true_id"], whole["customer_id"]))
+
+
+def test_all_gold_tables_pass_the_gates(built: Built) -> None:
+    tables = built.summary["tables"]
+    assert set(tables) == {"customer_profile", "customer_xref", "customer_interactions", "customer_metrics", "households",
+                           "unresolved_interactions", "accounts"}, built.summary
+    assert tables["customer_profile"] == tables["customer_metrics"] > 0
+    assert tables["customer_xref"] == built.store.read("silver.identity_map").count()
+    assert built.summary["completeness"]["first_name"] >= 0.95
+
+
+def expected_winner(records: pd.DataFrame, unit, sources: list[str] | None) -> str | None:  # noqa: ANN001
+    """An independent restatement of the survivorship rules: the record key that should win `unit`."""
+    def value(row: pd.Series, field: str) -> object:
+        v = row[VALUE_COLUMN.get(field, field)]
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" else v
+
+    cands = records[[any(value(r, f) is not None for f in unit.fields) for _, r in records.iterrows()]]
+    if unit.rule.rule == "first_non_null":
+        cands = cands[cands["source"].isin(unit.rule.sources)]
+    if cands.empty:
+        return None
+    newest = {k: (-t.timestamp() if not pd.isna(t) else math.inf) for k, t in zip(cands["record_key"], cands["updated_at"])}
+    match = {k: tuple("" if value(r, f) is None else str(r[MATCH_KEY.get(f, VALUE_COLUMN.get(f, f))]) for f in unit.fields)
+             for k, (_, r) in zip(cands["record_key"], cands.iterrows())}
+
+    def primary(row: pd.Series) -> float:
+        if unit.rule.rule in ("source_priority", "first_non_null"):
+            order = unit.rule.sources or []
+            return order.index(row["source"]) + 1 if row["source"] in order else (
+                1e6 + row["source_priority"] if order else row["source_priority"])
+        if unit.rule.rule == "most_recent":
+            return newest[row["record_key"]]
+        if unit.rule.rule == "most_frequent":
+            return -sum(1 for m in match.values() if m == match[row["record_key"]])
+        filled = sum(value(row, f) is not None for f in unit.fields)
+        return -(filled * 100_000 + sum(len(str(value(row, f) or "")) for f in unit.fields))
+
+    keyed = [(primary(r), r["source_priority"], newest[r["record_key"]], r["record_key"]) for _, r in cands.iterrows()]
+    return min(keyed)[3]
+
+
+def test_golden_values_follow_each_configured_rule(built: Built) -> None:
+    """For every customer and every unit, the record the rule picks is the one the lineage names."""
+    records = (built.store.read("silver.person_records").join(built.store.read("silver.identity_map")
+                                                              .select("record_key", "customer_id"), "record_key").toPandas())
+    profiles = frame(built.store, "gold.customer_profile").set_index("customer_id")
+    chosen = units(built.config.gold)
+    assert {u.rule.rule for u in chosen} == {"source_priority", "first_non_null", "most_recent", "most_frequent", "longest"}
+    checked = 0
+    for customer, recs in records.groupby("customer_id"):
+        lineage = dict(profiles.at[customer, "lineage"] or {})
+        for unit in chosen:
+            want = expected_winner(recs, unit, None)
+            got = {lineage[f]["record_key"] for f in unit.fields if f in lineage}
+            assert got == ({want} if want else set()), (customer, unit.name, want, got)
+            if want:
+                winner = recs[recs["record_key"] == want].iloc[0]
+                for field in unit.fields:
+                    expected = winner[VALUE_COLUMN.get(field, field)]
+                    actual = profiles.at[customer, field]
+                    assert (pd.isna(expected) and pd.isna(actual)) or str(expected) == str(actual), (customer, field)
+            checked += 1
+    assert checked > 1000
+
+
+def test_golden_values_match_the_generators_people(built: Built) -> None:
+    """For cleanly linked people, golden birth dates and CRM names are the person's true ones."""
+    people = pd.concat([pd.read_parquet(f) for f in glob.glob(str(built.root / "landing" / "truth" / "people_b*.parquet"))])
+    people = people.drop_duplicates("true_id").set_index("true_id")
+    profiles = frame(built.store, "gold.customer_profile").set_index("customer_id")
+    pairs = [(t, c) for t, c in clean_people(built).items()]
+    assert len(pairs) > 200
+    dob = [(profiles.at[c, "date_of_birth"], people.at[t, "date_of_birth"].date()) for t, c in pairs
+           if profiles.at[c, "date_of_birth"] is not None]
+    assert sum(a == b for a, b in dob) / len(dob) >= 0.97, dob[:5]
+    crm = [(profiles.at[c, "last_name"], people.at[t, "last_name"], people.at[t, "maiden_name"]) for t, c in pairs
+           if "last_name" in profiles.at[c, "lineage"] and profiles.at[c, "lineage"]["last_name"]["source"] == "crm_contacts"]
+    assert sum(got in (true, maiden) for got, true, maiden in crm) / len(crm) >= 0.9
+
+
+def test_timeline_holds_every_attributable_event_of_a_person_and_nobody_elses(built: Built) -> None:
+    events = truth(built, "events")
+    timeline = frame(built.store, "gold.customer_interactions")
+    unresolved = frame(built.store, "gold.unresolved_interactions")
+    placed = timeline.merge(events, on=["source", "event_id"], how="left")
+    assert placed["true_id"].notna().all(), "an event in the timeline that the generator never wrote"
+    assert len(timeline) + len(unresolved) == len(events), "every event is in the timeline or reported unresolved"
+    assert unresolved["reason"].isin(["anonymous_session", "ambiguous_identifier", "no_matching_customer",
+                                      "no_identifier"]).all()
+    owner_of_customer = {c: t for t, c in clean_people(built).items()}
+    checked = 0
+    for true_id, customer in clean_people(built).items():
+        mine = set(events.loc[events["true_id"] == true_id, "event_id"])
+        shown = set(placed.loc[placed["customer_id"] == customer, "event_id"])
+        elsewhere = set(placed.loc[placed["event_id"].isin(mine) & (placed["customer_id"] != customer)
+                                   & placed["customer_id"].map(owner_of_customer).notna(), "event_id"])
+        assert shown <= mine, (true_id, shown - mine)   # none of another person's events
+        assert not elsewhere, (true_id, elsewhere)       # none of theirs at another clean customer
+        assert mine <= shown | set(unresolved["event_id"]) | set(placed.loc[placed["event_id"].isin(mine), "event_id"])
+        checked += len(shown)
+    assert checked > 1000
+    anonymous = unresolved[unresolved["reason"] == "anonymous_session"]
+    assert (anonymous["source"] == "web_events").all()
+
+
+def test_orders_keep_their_lines_and_contacts_their_accounts(built: Built) -> None:
+    timeline = frame(built.store, "gold.customer_interactions")
+    orders = timeline[timeline["source"] == "shop_orders"]
+    assert orders["attributes"].str.contains('"lines":\\[{"sku"').all()
+    profiles = frame(built.store, "gold.customer_profile")
+    accounts = frame(built.store, "gold.accounts").set_index("account_id")
+    linked = [a for ids in profiles["account_ids"] for a in ids]
+    assert linked and set(linked) <= set(accounts.index)
+    assert (accounts["ultimate_parent_account_id"].isin(accounts.index)).all()
+
+
+def test_rerun_commits_nothing_and_a_failed_gate_keeps_gold(built: Built, spark: SparkSession) -> None:
+    versions = {t: built.store.version(t) for t in built.store.list_tables("gold")}
+    assert run(built.config, spark, built.store, "gold")["status"].startswith("unchanged")
+    strict = built.config.model_copy(update={"gold": built.config.gold.model_copy(update={
+        "quality": built.config.gold.quality.model_copy(update={"min_completeness": {"gender": 0.99}})})})
+    failed = run(strict, spark, built.store, "gold")
+    assert failed["failed"] and "completeness of gender" in failed["failed"][0] and "previous gold kept" in failed["failed"][0]
+    assert {t: built.store.version(t) for t in built.store.list_tables("gold")} == versions
+    # a full refresh of unchanged input rewrites the tables but no profile's content: versions stay 1
+    refreshed = pipeline.RunContext(built.config, spark, built.store, EngineChoice("delta-rs", "test"),
+                                    pipeline.new_run_id(), full_refresh=True)
+    assert pipeline.run(refreshed, "gold")["gold"]["profiles_changed"] == 0
+    assert set(frame(built.store, "gold.customer_profile")["profile_version"]) == {1}
+
+
+def readme_queries(project_root: Path, built: Built) -> list[str]:
+    """The `c360 sql` examples of the README, with the e-mail and shop id of a customer of this data."""
+    text = (project_root / "README.md").read_text()
+    section = text.split("### Example queries", 1)[1].split("```", 2)[1]
+    queries = [m.group(1) for m in re.finditer(r'^c360 sql --config conf/demo\.yaml "(.*)"$', section, re.MULTILINE)]
+    xref = frame(built.store, "gold.customer_xref")
+    profiles = frame(built.store, "gold.customer_profile")
+    shop = xref[xref["source"] == "shop_customers"].iloc[0]
+    email = profiles[profiles["customer_id"] == shop["customer_id"]]["emails"].iloc[0][0]
+    readme_email = re.search(r"array_contains\(p\.emails, '([^']+)'\)", section).group(1)
+    readme_shop = re.search(r"me\.source_record_id = '([^']+)'", section).group(1)
+    return [q.replace(readme_email, email).replace(readme_shop, shop["source_record_id"]) for q in queries]
+
+
+def test_c360_sql_answers_the_readme_queries(project_root: Path, built: Built, capsys) -> None:  # noqa: ANN001
+    queries = readme_queries(project_root, built)
+    assert len(queries) == 4
+    answers = []
+    for query in queries:
+        capsys.readouterr()
+        assert main(["sql", "--config", str(built.config_path), query, "--format", "json"]) == 0
+        answers.append([line for line in capsys.readouterr().out.splitlines() if line.strip()])
+    view, segments, timeline, xref = answers
+    assert len(view) == 1 and '"orders_count"' in view[0]
+    assert len(segments) >= 3 and '"segment"' in segments[0]
+    assert len(timeline) >= 1 and all('"occurred_at"' in line for line in timeline)
+    assert any('"shop_customers"' in line for line in xref)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_beeline_against_sql_server(project_root: Path, built: Built) -> None:
+    import pyspark
+
+    beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "c360.cli", "sql-server", "--config", str(built.config_path),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        line = ""
+        while "listening" not in line and time.monotonic() < deadline and server.poll() is None:
+            line = server.stdout.readline()
+        assert "listening" in line, "sql-server did not start"
+        query = readme_queries(project_root, built)[1]   # top segments
+        out = subprocess.run([str(beeline), "-u", f"jdbc:hive2://localhost:{port}/", "--outputformat=csv2", "--silent=true",
+                              "-e", query], capture_output=True, text=True, timeout=180)
+        rows = [line.split("> ", 1)[-1] for line in out.stdout.splitlines() if "," in line]  # drop beeline's prompt
+        assert rows and rows[0].startswith("segment,customers,revenue"), out.stdout + out.stderr
+        counted = sum(int(r.split(",")[1]) for r in rows[1:])
+        assert counted == built.summary["tables"]["customer_metrics"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_register_in_a_metastore(built: Built, spark: SparkSession, delta_spark_available: bool) -> None:
+    require_delta_spark(delta_spark_available)
+    from c360.catalog import register_tables
+
+    store = open_store(spark, "delta-spark", built.config.warehouse)
+    settings = built.config.gold.catalog.model_copy(update={"schema_name": "c360_test"})
+    try:
+        first = register_tables(spark, store, settings)
+        assert first["`c360_test`.`customer_profile`"] == "created"
+        assert set(register_tables(spark, store, settings).values()) == {"exists"}
+        got = spark.sql("SELECT count(*) FROM c360_test.customer_profile").first()[0]
+        assert got == built.summary["tables"]["customer_profile"]
+    finally:
+        spark.sql("DROP SCHEMA IF EXISTS c360_test CASCADE")

@@ -35,13 +35,13 @@ def test_linkage_input_derives_match_keys(spark: SparkSession) -> None:
         ("social:9", "social", "peter", None, "@pete_schmid81", None, None, None, None, None, None, None),
     ], SCHEMA)
     got = linkage_input(records).select("record_key", "first_name_forms", "last_name_phonetic", "postcode_prefix",
-                                        "handle_key", "name_prefix_key", "handle_name_key", "full_name_key")
+                                        "handle_key", "name_prefix_key", "handle_block", "name_block", "full_name_key")
     forms = dict(nickname_forms())
     expected = spark.createDataFrame([
-        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "billschm", "bill schmidt"),
-        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, "peteschm", None),
+        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", None, "billschm", "bill schmidt"),
+        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, "peteschm", None, None),
     ], "record_key string, first_name_forms array<string>, last_name_phonetic string, postcode_prefix string, "
-       "handle_key string, name_prefix_key string, handle_name_key string, full_name_key string")
+       "handle_key string, name_prefix_key string, handle_block string, name_block string, full_name_key string")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.internals.exceptions import EMTrainingException  # not exported publicly in Splink 5.0
 
 from c360.errors import C360Error
 from c360.reference.nicknames import nickname_pairs
@@ -44,7 +45,12 @@ DEFAULT_BLOCKING_RULES: tuple[Sequence[str] | str, ...] = (
     ("last_name_key", "postcode_key"),
     ("first_name_key", "postcode_key"),
     ("last_name_phonetic", "first_name_key", "city_key"),
-    ("handle_name_key",),
+    # a social handle against the start of another record's first+last name, in both directions, and two
+    # handles against each other; never two names against each other (that would grow with the square of
+    # every common name: the first+last name rules above cover name pairs)
+    ("handle_block",),
+    "l.handle_block = r.name_block",
+    "l.name_block = r.handle_block",
     "l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key",
 )
 # EM learns from what each rule's pairs look like, so none of them may admit households (same surname,
@@ -52,7 +58,9 @@ DEFAULT_BLOCKING_RULES: tuple[Sequence[str] | str, ...] = (
 DEFAULT_TRAINING_RULES: tuple[Sequence[str] | str, ...] = (
     ("first_name_key", "last_name_key"),
     ("date_of_birth",),
-    ("handle_name_key",),
+    # one direction finds no pairs when Splink orders every pair's keys the other way; that session is skipped
+    "l.name_block = r.handle_block",
+    "l.handle_block = r.name_block",
 )
 DEFAULT_PRIOR_RULES: tuple[Sequence[str] | str, ...] = (("email_key", "first_name_key"), ("phone_e164", "last_name_key"))
 
@@ -99,7 +107,11 @@ def linkage_input(records: DataFrame) -> DataFrame:
         F.when(F.col("last_name_key") != "", F.soundex("last_name_key")).alias("last_name_phonetic"),
         "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key",
         F.substring("postcode_key", 1, 3).alias("postcode_prefix"), "company_key",
-        "handle_key", "name_prefix_key", F.substring(F.coalesce("handle_key", "name_prefix_key"), 1, HANDLE_BLOCK).alias("handle_name_key"),
+        "handle_key", "name_prefix_key",
+        F.substring("handle_key", 1, HANDLE_BLOCK).alias("handle_block"),
+        F.substring("name_prefix_key", 1, HANDLE_BLOCK).alias("name_block"),
+        # models trained before handle_block/name_block block on this one key (kept so they still load)
+        F.substring(F.coalesce("handle_key", "name_prefix_key"), 1, HANDLE_BLOCK).alias("handle_name_key"),
         F.when(F.col("first_name_key").isNotNull() & F.col("last_name_key").isNotNull(),
                F.concat_ws(" ", "first_name_key", "last_name_key")).alias("full_name_key"),
     )
@@ -236,10 +248,24 @@ def train(linker: Linker, options: TrainingOptions) -> dict[str, float]:
     started = time.monotonic()
     linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=options.seed)
     seconds["u"] = time.monotonic() - started
+    trained = 0
     for rule in options.em_rules:
         started = time.monotonic()
-        linker.training.estimate_parameters_using_expectation_maximisation(_rule(rule), record_sample_proportion=1.0)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(_rule(rule), record_sample_proportion=1.0)
+            trained += 1
+        except EMTrainingException as exc:
+            log.info("silver: EM session on %s skipped: %s", rule, str(exc).splitlines()[0])
+        except ValueError as exc:
+            # Splink 5 refuses an m probability that underflows (< 1e-300): on small or skewed data EM can
+            # push a level never seen among matches towards 0. The session works on a copy of the model, so
+            # skipping it leaves the estimates of the other sessions intact.
+            if "below the minimum allowed" not in str(exc):
+                raise
+            log.warning("silver: EM session on %s skipped: %s", rule, str(exc).splitlines()[0])
         seconds[f"em {rule}"] = time.monotonic() - started
+    if not trained:
+        raise C360Error("silver: every EM training session failed (see the warnings); too few records to train on?")
     return {k: round(v, 1) for k, v in seconds.items()}
 
 

@@ -201,6 +201,10 @@ class LinkageSettings(_Strict):
     blocking_rules: list[list[str] | str] | None = None
     """Prediction blocking rules: a list of columns that must be equal, or SQL over l./r.; default: built-in."""
     u_max_pairs: float = Field(default=5e6, gt=0)
+    train_max_records: int = Field(default=300_000, ge=1000)
+    """Train on a random sample of at most this many records: EM's blocking rules (same name, same birth
+    date) grow faster than the records, and a few hundred thousand records estimate the parameters well;
+    predictions always cover every record."""
     seed: int = 42
 
 

@@ -31,17 +31,21 @@ def test_nickname_table_maps_diminutives_to_their_names() -> None:
 
 def test_linkage_input_derives_match_keys(spark: SparkSession) -> None:
     records = spark.createDataFrame([
-        ("crm:1", "crm", "bill", "schmidt", None, None, None, None, None, "berlin", "10115", None),
-        ("social:9", "social", "peter", None, "@pete_schmid81", None, None, None, None, None, None, None),
+        ("crm:1", "crm", "bill", "schmidt", None, "w.schmidt.1980@web.de", None, None, None, "berlin", "10115", None),
+        ("social:9", "social", "peter", None, "@pete_schmid81", "ps@x.de", None, None, None, None, None, None),
     ], SCHEMA)
     got = linkage_input(records).select("record_key", "first_name_forms", "last_name_phonetic", "postcode_prefix",
-                                        "handle_key", "name_prefix_key", "handle_block", "name_block", "full_name_key")
+                                        "handle_key", "name_prefix_key", "email_user_key", "handle_block", "name_block",
+                                        "email_block", "full_name_key")
     forms = dict(nickname_forms())
     expected = spark.createDataFrame([
-        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", None, "billschm", "bill schmidt"),
-        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, "peteschm", None, None),
+        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "wschmidt", None, "billschm", "wschmidt",
+         "bill schmidt"),
+        # an e-mail user name of fewer than six letters spells nothing
+        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, None, "peteschm", None, None, None),
     ], "record_key string, first_name_forms array<string>, last_name_phonetic string, postcode_prefix string, "
-       "handle_key string, name_prefix_key string, handle_block string, name_block string, full_name_key string")
+       "handle_key string, name_prefix_key string, email_user_key string, handle_block string, name_block string, "
+       "email_block string, full_name_key string")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -88,6 +92,23 @@ def test_small_linkage_with_known_answer(spark: SparkSession) -> None:
         ["crm:1", "loyalty:1", "shop:1", "social:1"], ["crm:2", "shop:2"], ["crm:3"], ["shop:3", "shop:4"]]
 
 
+def test_a_handle_that_spells_the_email_user_name_is_compared_and_counts(spark: SparkSession) -> None:
+    model = model_store.latest(DATA)
+    assert model is not None
+    records = _people(spark).unionByName(spark.createDataFrame([
+        # Maria Garcia's social profile ('Maria G.'): '@mgarcia75' does not spell 'mariagarcia', but it spells
+        # the user name of m.garcia@corp.com
+        ("social:3", "social", "maria", "g", "@mgarcia75", None, None, None, None, None, None, None)], SCHEMA))
+    linker = linkage.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
+    scored = linker.inference.predict().as_spark_dataframe()
+    pair = scored.where("array_sort(array(record_key_l, record_key_r)) = array('crm:3', 'social:3')").collect()
+    assert len(pair) == 1, "blocked together by the handle against the e-mail user name"
+    handle = next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")
+    labels = [level.get("label_for_charts") for level in handle["comparison_levels"]]
+    spells_email = len(labels) - 1 - labels.index("handle spells the e-mail user name")  # Splink's gamma
+    assert pair[0]["gamma_handle"] == spells_email and pair[0]["mw_handle"] > 5
+
+
 def test_blocking_that_explodes_stops_before_predicting() -> None:
     counts = [{"rule": "l.city_key = r.city_key", "comparisons": 9_000_000, "cumulative": 9_000_000}]
     with pytest.raises(C360Error, match="max_comparisons.*city_key"):
@@ -103,3 +124,12 @@ def test_model_versions_count_up(tmp_path: Path) -> None:
     assert model_store.latest(tmp_path) == second
     assert second.load() == {"link_type": "dedupe_only"} and second.metadata()["records"] == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["person_linkage_v0001.json", "person_linkage_v0002.json"]
+
+
+def test_training_sample_caps_the_records_and_is_repeatable(spark: SparkSession) -> None:
+    keys = spark.range(20_000).withColumnRenamed("id", "record_key")
+    assert linkage.training_sample(keys, 50_000, seed=42) is keys, "small inputs train on every record"
+    first = linkage.training_sample(keys, 2_000, seed=42)
+    second = linkage.training_sample(keys, 2_000, seed=42)
+    assert 1_700 <= first.count() <= 2_300
+    assert sorted(r.record_key for r in first.collect()) == sorted(r.record_key for r in second.collect())

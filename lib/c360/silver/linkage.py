@@ -34,6 +34,10 @@ from c360.silver.standardise import fold_text
 log = logging.getLogger(__name__)
 
 HANDLE_BLOCK = 8  # letters of a handle (or of first+last name) that block candidates together
+MIN_SPELLED = 6  # letters a handle must have to count as spelling a name or e-mail user name
+# the starting u of handle levels: 'handle spells the name' measures 1.5e-5 at 150k records; the others agree
+# still more rarely by chance, so this understates their weight rather than overstating it
+RARE_AGREEMENT_U = 1e-5
 
 # each rule: columns that must be equal (block_on), or SQL over l./r. for what an equi-join cannot say
 DEFAULT_BLOCKING_RULES: tuple[Sequence[str] | str, ...] = (
@@ -51,6 +55,10 @@ DEFAULT_BLOCKING_RULES: tuple[Sequence[str] | str, ...] = (
     ("handle_block",),
     "l.handle_block = r.name_block",
     "l.name_block = r.handle_block",
+    # ... and against the letters of another record's e-mail user name ('@jasmin_trost87' and
+    # 'jasmintrost@gmail.com' when the shop's record misspells her as 'Jasin')
+    "l.handle_block = r.email_block",
+    "l.email_block = r.handle_block",
     "l.first_name_key = r.last_name_key and l.last_name_key = r.first_name_key",
 )
 # EM learns from what each rule's pairs look like, so none of them may admit households (same surname,
@@ -93,7 +101,9 @@ def linkage_input(records: DataFrame) -> DataFrame:
     """Person records -> the columns the model compares, with derived keys: the first name's nickname forms
     (so Bill and William agree), a phonetic code of the surname, the postcode's first three characters, and
     the letters of a social handle beside first+last name of records without one (people build handles
-    from their names, often cut short: '@pete_schmid81' spells the start of 'peteschmidt')."""
+    from their names, often cut short: '@pete_schmid81' spells the start of 'peteschmidt'), and the letters
+    of the e-mail user name (people build both from their names the same way, so a handle is compared with
+    it too; names misspelt or cut short in one source often survive in the e-mail address)."""
     spark: SparkSession = records.sparkSession
     lookup = spark.createDataFrame([(k, list(v)) for k, v in nickname_forms()], "first_name_key string, _forms array<string>")
     out = records.join(F.broadcast(lookup), "first_name_key", "left")
@@ -101,7 +111,9 @@ def linkage_input(records: DataFrame) -> DataFrame:
     handle = F.when(letters != "", letters)
     name = F.when(F.col("social_handle").isNull() & (F.length("last_name_key") > 1),
                   F.concat("first_name_key", "last_name_key"))
-    out = out.withColumn("handle_key", handle).withColumn("name_prefix_key", name)
+    email_letters = F.regexp_replace(F.substring_index("email_key", "@", 1), "[^a-z]", "")
+    email_user = F.when(F.length(email_letters) >= MIN_SPELLED, email_letters)
+    out = out.withColumn("handle_key", handle).withColumn("name_prefix_key", name).withColumn("email_user_key", email_user)
     return out.select(
         "record_key", "source", "first_name_key", "last_name_key",
         F.when(F.col("first_name_key").isNotNull(),
@@ -109,9 +121,10 @@ def linkage_input(records: DataFrame) -> DataFrame:
         F.when(F.col("last_name_key") != "", F.soundex("last_name_key")).alias("last_name_phonetic"),
         "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key",
         F.substring("postcode_key", 1, 3).alias("postcode_prefix"), "company_key",
-        "handle_key", "name_prefix_key",
+        "handle_key", "name_prefix_key", "email_user_key",
         F.substring("handle_key", 1, HANDLE_BLOCK).alias("handle_block"),
         F.substring("name_prefix_key", 1, HANDLE_BLOCK).alias("name_block"),
+        F.substring("email_user_key", 1, HANDLE_BLOCK).alias("email_block"),
         # the EM training key (see DEFAULT_TRAINING_RULES); models trained before handle_block/name_block
         # also predict with it
         F.substring(F.coalesce("handle_key", "name_prefix_key"), 1, HANDLE_BLOCK).alias("handle_name_key"),
@@ -178,15 +191,25 @@ def _shared_contact(column: str, name: str) -> cl.CustomComparison:
 
 
 def _handle() -> cl.CustomComparison:
-    """Only pairs where at least one side has a handle: two records without one compare names already."""
-    h, n = "handle_key", "name_prefix_key"
-    spells = "({a} is not null and {b} is not null and length({a}) >= 6 and substr({b}, 1, length({a})) = {a})"
+    """Only pairs where at least one side has a handle: two records without one compare names already.
+    A handle 'spells' a name or e-mail user name when its letters (at least MIN_SPELLED) start the other
+    record's first+last name or e-mail user name letters."""
+    h, n, e = "handle_key", "name_prefix_key", "email_user_key"
+    spells = "({a} is not null and {b} is not null and length({a}) >= %d and substr({b}, 1, length({a})) = {a})" % MIN_SPELLED
+
+    def either(other: str) -> str:
+        return spells.format(a=f"{h}_l", b=f"{other}_r") + " or " + spells.format(a=f"{h}_r", b=f"{other}_l")
+
+    nothing = "({h}_{s} is null and {n}_{s} is null and {e}_{s} is null)"
     return cl.CustomComparison(output_column_name="handle", comparison_levels=[
-        cll.CustomLevel(f"({h}_l is null and {h}_r is null) or ({h}_l is null and {n}_l is null) or "
-                        f"({h}_r is null and {n}_r is null)").configure(is_null_level=True),
-        cll.ExactMatchLevel(h).configure(label_for_charts="same handle letters"),
-        cll.CustomLevel(spells.format(a=f"{h}_l", b=f"{n}_r") + " or " + spells.format(a=f"{h}_r", b=f"{n}_l"),
-                        label_for_charts="handle spells the name"),
+        cll.CustomLevel(f"({h}_l is null and {h}_r is null) or " + nothing.format(h=h, n=n, e=e, s="l") + " or "
+                        + nothing.format(h=h, n=n, e=e, s="r")).configure(is_null_level=True),
+        # u_probability: the chance for two random records; too rare for random sampling to observe (it keeps
+        # its starting value when unobserved, and without one the level would carry no weight at all)
+        cll.ExactMatchLevel(h).configure(label_for_charts="same handle letters", u_probability=RARE_AGREEMENT_U),
+        cll.CustomLevel(either(n), label_for_charts="handle spells the name").configure(u_probability=RARE_AGREEMENT_U),
+        cll.CustomLevel(either(e), label_for_charts="handle spells the e-mail user name").configure(
+            u_probability=RARE_AGREEMENT_U),
         cll.ElseLevel(),
     ])
 
@@ -231,6 +254,13 @@ def settings(blocking_rules: Sequence[Sequence[str] | str] = DEFAULT_BLOCKING_RU
         retain_intermediate_calculation_columns=True,
         additional_columns_to_retain=["source"],
     )
+
+
+def training_sample(keys: DataFrame, max_records: int, seed: int) -> DataFrame:
+    """At most about `max_records` of `keys`, drawn uniformly with `seed`. Sampling records (not pairs)
+    keeps the share of matching pairs among all pairs, so the prior estimated on the sample still fits."""
+    total = keys.count()
+    return keys if total <= max_records else keys.sample(fraction=max_records / total, seed=seed)
 
 
 def comparison_counts(linker: Linker) -> list[dict]:

@@ -70,13 +70,15 @@ def fingerprint(ctx: RunContext, model_version: int | None) -> str:
 
 
 def train_model(ctx: RunContext, records: DataFrame) -> model_store.ModelFile:
-    """Train a new model version on these records and save it."""
+    """Train a new model version on these records (a sample of `train_max_records` of them) and save it."""
     settings = ctx.config.silver.linkage
     started = time.monotonic()
+    total = records.count()
+    records = linkage.training_sample(records, settings.train_max_records, settings.seed).localCheckpoint()
     linker = linkage.spark_linker(ctx.spark, records, linkage.settings(_rules(ctx.config)))
     seconds = linkage.train(linker, linkage.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed))
     saved = model_store.save(model_store.model_dir(ctx.config), linker.misc.save_model_to_json(), {
-        "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": records.count(),
+        "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": records.count(), "of_records": total,
         "seconds": round(time.monotonic() - started, 1), "steps": seconds})
     log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
     return saved

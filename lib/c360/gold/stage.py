@@ -82,7 +82,8 @@ def build(ctx: RunContext) -> dict[str, DataFrame]:
     tables = {
         "gold.customer_profile": profiles,
         "gold.customer_xref": xref.customer_xref(ctx.store.read("silver.identity_map")).localCheckpoint(),
-        "gold.customer_interactions": timeline.clustered(rows, rows.count(), gold.timeline_rows_per_file),
+        # materialised once: the quality gates read it, then it is written in this layout
+        "gold.customer_interactions": timeline.clustered(rows, rows.count(), gold.timeline_rows_per_file).localCheckpoint(),
         "gold.customer_metrics": metrics.customer_metrics(profiles, rows, gold.metrics,
                                                           gold.metrics.as_of or _run_started(ctx)).localCheckpoint(),
         "gold.households": homes.groupBy("household_id").agg(

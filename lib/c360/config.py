@@ -190,8 +190,9 @@ DEFAULT_STITCHING = {"email": 4, "phone": 4, "login_id": 3, "loyalty_id": 3, "so
 class LinkageSettings(_Strict):
     """Probabilistic linkage with Splink."""
 
-    threshold: float = Field(default=0.97, gt=0, lt=1)
-    """Match probability from which a pair is a match (written to silver.match_pairs and clustered)."""
+    threshold: float = Field(default=0.8, gt=0, lt=1)
+    """Match probability from which a pair is a match (written to silver.match_pairs and clustered). Clustering
+    still demands a mutual best link with `ambiguity_margin`, so this can sit below what one pair alone would need."""
     ambiguity_margin: float = Field(default=3.0, ge=0)
     """A cluster joins its best partner only if that one beats the next best by this many log2-odds (8x)."""
     model_dir: str | None = None

@@ -105,6 +105,9 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
     started = time.monotonic()
     scored, splink_frame = linkage.predict(linker, min_probability=min(0.5, silver.linkage.threshold))
     scored = scored.localCheckpoint()
+    # pairs of records that name two different first names are no link, however much else they share
+    conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
+    scored = linkage.without_conflicts(scored)
     predict_seconds = round(time.monotonic() - started, 1)
     components = clustering.connected_components(records, exact)
     min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
@@ -122,7 +125,8 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
         "pairs": pairs, "hubs": hubs,
         "identity_map": identity_map(records, ids, pairs, previous, datetime.now(timezone.utc)),
         "summary": {"comparisons": counts[-1]["cumulative"] if counts else 0, "predict_seconds": predict_seconds,
-                    "clustering_rounds": rounds, "oversized_clusters": oversized, "charts": report_dir},
+                    "clustering_rounds": rounds,
+                    "pairs_above_threshold_with_other_first_names": conflicting, "oversized_clusters": oversized, "charts": report_dir},
     }
 
 

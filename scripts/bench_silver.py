@@ -106,6 +106,7 @@ def bench(people: int, args: argparse.Namespace) -> dict:
     result = {
         "people": people, "person_records": summary["person_records"], "comparisons": summary["comparisons"],
         "silver_s": round(silver_s, 1), "train_s": trained["seconds"], "train_records": trained["records"], "predict_s": summary["predict_seconds"],
+        "clustering_s": summary["clustering_seconds"], "clustering_rounds": summary["clustering_rounds"],
         "precision": quality["precision"], "recall": quality["recall"], "f1": quality["f1"],
         **jvm_memory(spark), "python_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -127,16 +128,19 @@ def main() -> int:
     parser.add_argument("--driver-memory", default="12g")
     parser.add_argument("--no-duckdb", action="store_true", help="skip the plain-Splink-on-DuckDB comparison")
     args = parser.parse_args()
+    # progress of each step (training, scoring, clustering rounds) on stderr; the figures go to stdout
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("c360").setLevel(logging.INFO)
     rows = []
     for people in args.people:
         row = bench(people, args)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n{'records':>10}{'comparisons':>13}{'train s':>9}{'predict s':>10}{'silver s':>10}{'JVM MiB':>9}"
+    print(f"\n{'records':>10}{'comparisons':>13}{'train s':>9}{'predict s':>10}{'cluster s':>10}{'silver s':>10}{'JVM MiB':>9}"
           f"{'P':>8}{'R':>8}{'F1':>8}{'duck train+pred s':>19}{'duck F1':>9}{'duck/spark':>11}")
     for r in rows:
         duck = r.get("duckdb", {})
-        print(f"{r['person_records']:>10,}{r['comparisons']:>13,}{r['train_s']:>9.0f}{r['predict_s']:>10.0f}"
+        print(f"{r['person_records']:>10,}{r['comparisons']:>13,}{r['train_s']:>9.0f}{r['predict_s']:>10.0f}{r['clustering_s']:>10.0f}"
               f"{r['silver_s']:>10.0f}{r['jvm_peak_rss_mib']:>9,}{r['precision']:>8.4f}{r['recall']:>8.4f}{r['f1']:>8.4f}"
               f"{duck.get('train_s', 0) + duck.get('predict_cluster_s', 0):>19.0f}{duck.get('f1', float('nan')):>9.4f}"
               f"{r.get('duckdb_time_ratio', float('nan')):>11}")

@@ -39,10 +39,10 @@ def test_linkage_input_derives_match_keys(spark: SparkSession) -> None:
                                         "email_block", "full_name_key")
     forms = dict(nickname_forms())
     expected = spark.createDataFrame([
-        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "wschmidt", None, "billschm", "wschmidt",
+        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "wschmidt", None, "billschmid", "wschmidt",
          "bill schmidt"),
         # an e-mail user name of fewer than six letters spells nothing
-        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, None, "peteschm", None, None, None),
+        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, None, "peteschmid", None, None, None),
     ], "record_key string, first_name_forms array<string>, last_name_phonetic string, postcode_prefix string, "
        "handle_key string, name_prefix_key string, email_user_key string, handle_block string, name_block string, "
        "email_block string, full_name_key string")

@@ -10,10 +10,14 @@ smallest record key, salted with the run id if that hash is already taken.
 
 from __future__ import annotations
 
+import logging
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from c360.errors import C360Error
+
+log = logging.getLogger(__name__)
 
 ID_PREFIX = "C"
 
@@ -127,7 +131,9 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
         mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
         merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
             F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()
-        if merges.isEmpty():
+        merged = merges.count()
+        log.info("clustering: round %d of mutual best links merges %d clusters", round_no, merged)
+        if merged == 0:
             break
         labels = _relabel(labels, merges).localCheckpoint()
     return labels, round_no

@@ -109,6 +109,8 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
     conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
     scored = linkage.without_conflicts(scored)
     predict_seconds = round(time.monotonic() - started, 1)
+    log.info("silver: scored %s comparisons in %.0fs", f"{counts[-1]['cumulative']:,}" if counts else 0, predict_seconds)
+    started = time.monotonic()
     components = clustering.connected_components(records, exact)
     min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
     components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin,
@@ -117,6 +119,8 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
     strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
     components, oversized = clustering.split_oversized(components, strength, silver.max_cluster_size)
     components = components.localCheckpoint()
+    clustering_seconds = round(time.monotonic() - started, 1)
+    log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", clustering_seconds, rounds)
     previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
     ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()
     charts = linkage.write_charts(linker, splink_frame, report_dir)
@@ -125,7 +129,7 @@ def resolve(ctx: RunContext, records: DataFrame, model: model_store.ModelFile, r
         "pairs": pairs, "hubs": hubs,
         "identity_map": identity_map(records, ids, pairs, previous, datetime.now(timezone.utc)),
         "summary": {"comparisons": counts[-1]["cumulative"] if counts else 0, "predict_seconds": predict_seconds,
-                    "clustering_rounds": rounds,
+                    "clustering_seconds": clustering_seconds, "clustering_rounds": rounds,
                     "pairs_above_threshold_with_other_first_names": conflicting, "oversized_clusters": oversized, "charts": report_dir},
     }
 

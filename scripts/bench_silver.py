@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -38,12 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def config_for(landing: Path, warehouse: Path, driver_memory: str):  # noqa: ANN201
-    demo = __import__("yaml").safe_load((ROOT / "conf" / "demo.yaml").read_text())
+    """conf/demo.yaml pointed at this size's landing data and warehouse; also written beside the warehouse
+    (`<warehouse>.yaml`) so `c360 evaluate`, `c360 sql` and `c360 run` can be pointed at the same tables."""
+    demo = yaml.safe_load((ROOT / "conf" / "demo.yaml").read_text())
     for source in demo["sources"]:
         source["path"] = source["path"].replace("../demo/landing", str(landing))
     demo.update(warehouse=str(warehouse), engine="delta-rs")
     demo["spark"]["driver_memory"] = driver_memory
-    return parse_config(demo, ROOT / "conf" / "bench.yaml")
+    path = warehouse.with_suffix(".yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(demo, sort_keys=False))
+    return parse_config(demo, path)
 
 
 def truth_frame(spark, landing: Path):  # noqa: ANN001, ANN201

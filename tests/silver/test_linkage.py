@@ -152,10 +152,33 @@ def test_pairs_that_name_two_first_names_are_flagged_as_conflicting(spark: Spark
 
 
 def test_the_handle_spelling_the_name_keeps_its_fixed_u_through_training() -> None:
-    """Training measures u by random sampling; this level must keep the value set in the code (see
+    """Training measures u by random sampling; these levels must keep the values set in the code (see
     HANDLE_SPELLS_NAME_U), or a handle counts the name's agreement a second time."""
     model = model_store.latest(DATA)
     assert model is not None
     handle = next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")
-    level = next(lvl for lvl in handle["comparison_levels"] if lvl.get("label_for_charts") == "handle spells the name")
-    assert level["u_probability"] == linkage.HANDLE_SPELLS_NAME_U and level["fix_u_probability"]
+    levels = {lvl.get("label_for_charts"): lvl for lvl in handle["comparison_levels"]}
+    for label, u in (("handle spells the name", linkage.HANDLE_SPELLS_NAME_U),
+                     ("handle spells the name, full names equal", linkage.HANDLE_SPELLS_EQUAL_NAME_U)):
+        assert levels[label]["u_probability"] == u and levels[label]["fix_u_probability"], label
+
+
+def test_a_handle_spelling_a_name_that_already_agrees_counts_less(spark: SparkSession) -> None:
+    """'Gavin Green' + '@gavingreen50' against the CRM's Gavin Green: the handle repeats the name (a namesake's
+    would too); 'Gavin' + '@gavingreen51' gets the surname only from the handle, which is real evidence."""
+    model = model_store.latest(DATA)
+    assert model is not None
+    records = spark.createDataFrame([
+        ("crm:g", "crm", "gavin", "green", None, None, None, None, None, None, None, None),
+        ("social:g1", "social", "gavin", "green", "@gavingreen50", None, None, None, None, None, None, None),
+        ("social:g2", "social", "gavin", None, "@gavingreen51", None, None, None, None, None, None, None)], SCHEMA)
+    linker = linkage.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
+    scored = linker.inference.predict().as_spark_dataframe().where("record_key_l = 'crm:g'")
+    got = {r.record_key_r: (r.gamma_handle, r.mw_handle) for r in scored.collect()}
+    handle = next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")
+    labels = [level.get("label_for_charts") for level in handle["comparison_levels"]]
+    gamma = {label: len(labels) - 1 - labels.index(label)  # Splink's gamma
+             for label in ("handle spells the name, full names equal", "handle spells the name")}
+    assert got["social:g1"][0] == gamma["handle spells the name, full names equal"]
+    assert got["social:g2"][0] == gamma["handle spells the name"]
+    assert 0 < got["social:g1"][1] < got["social:g2"][1] - 3

@@ -108,10 +108,14 @@ def test_a_handle_that_spells_the_email_user_name_is_compared_and_counts(spark: 
     assert pair[0]["gamma_handle"] == _handle_gamma(model, "handle spells the e-mail user name") and pair[0]["mw_handle"] > 5
 
 
+def _handle_levels(model: model_store.ModelFile) -> list[dict]:
+    """The handle comparison's levels in a model file, null level first."""
+    return next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")["comparison_levels"]
+
+
 def _handle_gamma(model: model_store.ModelFile, label: str) -> int:
     """Splink's gamma value of a handle level: the levels count down to 0 from the first after the null level."""
-    handle = next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")
-    labels = [level.get("label_for_charts") for level in handle["comparison_levels"]]
+    labels = [level.get("label_for_charts") for level in _handle_levels(model)]
     return len(labels) - 1 - labels.index(label)
 
 
@@ -160,8 +164,7 @@ def test_the_handle_spelling_the_name_keeps_its_fixed_u_through_training() -> No
     HANDLE_SPELLS_NAME_U), or a handle counts the name's agreement a second time."""
     model = model_store.latest(DATA)
     assert model is not None
-    handle = next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")
-    levels = {lvl.get("label_for_charts"): lvl for lvl in handle["comparison_levels"]}
+    levels = {lvl.get("label_for_charts"): lvl for lvl in _handle_levels(model)}
     for label, u in (("handle spells the name", linkage.HANDLE_SPELLS_NAME_U),
                      ("handle spells the name, full names equal", linkage.HANDLE_SPELLS_EQUAL_NAME_U)):
         assert levels[label]["u_probability"] == u and levels[label]["fix_u_probability"], label

@@ -1,10 +1,13 @@
-"""Silver linkage at several sizes: comparisons, training and prediction seconds, peak memory, F1 — and the
-same model settings on the same records with plain Splink on DuckDB, for the time ratio and both F1s.
+"""Silver linkage on several person data sets, c360 against the pinned plain-Splink peer on the same records.
 
-    python scripts/bench_silver.py --people 6600 66000 660000 [--work DIR] [--driver-memory 12g] [--no-duckdb]
+    python scripts/bench_silver.py [--sets febrl4 febrl3 crm_pairs:10000 generated:6600 ...] [--work DIR]
+                                   [--seed 42] [--driver-memory 6g] [--no-peer]
 
-About 1.5 person records per person: 6,600 / 66,000 / 660,000 people give ~10k / 100k / 1M records.
-Landing data and bronze are generated once per size and reused; silver (and its model) is rebuilt each time.
+Sets (see scripts/linkage_sets.py): febrl4 (linked), febrl3 (deduplicated), crm_pairs:<records> (the
+independent generator), generated:<people> and generated_no_contacts:<people> (`c360 generate`, about 1.5
+person records per person, person sources only). Per set: c360's P/R/F1, shares of true persons split and of
+clusters merged wrongly, blocking recall, comparisons and seconds per step; the same for plain Splink.
+Each set's config is written beside its warehouse (`<work>/<set>/c360.yaml`) for `c360 evaluate`/`c360 sql`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import argparse
 import json
 import logging
 import math
-import resource
 import shutil
 import sys
 import tempfile
@@ -25,132 +27,182 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import linkage_sets  # noqa: E402
+import peer_splink  # noqa: E402
 from bench_bronze import jvm_memory  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from c360 import pipeline  # noqa: E402
 from c360.config import parse_config  # noqa: E402
-from c360.datagen.generate import generate  # noqa: E402
 from c360.session import session_for  # noqa: E402
-from c360.silver import linkage, model as model_store  # noqa: E402
-from c360.silver.evaluation import evaluate  # noqa: E402
+from c360.silver import clustering, model as model_store, stage  # noqa: E402
+from c360.silver.evaluation import blocking_recall, evaluate  # noqa: E402
+from c360.silver.linkage import prediction  # noqa: E402
+from c360.silver.linkage.keys import linkage_input  # noqa: E402
+from c360.silver.linkage.spec import build as build_spec, profile  # noqa: E402
+from c360.silver.person_records import latest_versions, mapped_fields  # noqa: E402
 from c360.storage import open_store  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+CC_LIMIT = 50_000  # records up to which the guard ablation also clusters by plain connected components
+DEFAULT_SETS = ["febrl4", "febrl3", "crm_pairs:10000", "generated:6600", "generated_no_contacts:6600"]
 
 
-def config_for(landing: Path, warehouse: Path, driver_memory: str):  # noqa: ANN201
-    """conf/demo.yaml pointed at this size's landing data and warehouse; also written beside the warehouse
-    (`<warehouse>.yaml`) so `c360 evaluate`, `c360 sql` and `c360 run` can be pointed at the same tables."""
-    demo = yaml.safe_load((ROOT / "conf" / "demo.yaml").read_text())
-    for source in demo["sources"]:
-        source["path"] = source["path"].replace("../demo/landing", str(landing))
-    demo.update(warehouse=str(warehouse), engine="delta-rs")
-    demo["spark"]["driver_memory"] = driver_memory
-    path = warehouse.with_suffix(".yaml")
+def load_set(spec: str, work: Path, seed: int) -> linkage_sets.LinkageSet:
+    name, _, size = spec.partition(":")
+    if name in ("febrl4", "febrl3"):
+        return linkage_sets.febrl(work, int(name[-1]))
+    if name == "crm_pairs":
+        return linkage_sets.crm_set(work, int(size or 10_000), seed)
+    if name in ("generated", "generated_no_contacts"):
+        return linkage_sets.generated(work, int(size or 6_600), seed, contacts=name == "generated")
+    raise SystemExit(f"unknown set {spec!r}")
+
+
+def config_for(data: linkage_sets.LinkageSet, work: Path, driver_memory: str):  # noqa: ANN201
+    folder = work / data.name
+    doc = {"warehouse": str(folder / "warehouse"), "engine": "delta-rs", "default_country": "DE",
+           "spark": {"master": "local[*]", "driver_memory": driver_memory, "shuffle_partitions": 8},
+           "sources": data.sources}
+    path = folder / "c360.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(demo, sort_keys=False))
-    return parse_config(demo, path)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return parse_config(doc, path)
 
 
-def truth_frame(spark, landing: Path):  # noqa: ANN001, ANN201
-    truth = spark.read.csv(str(landing / "truth" / "person_records_b01.csv"), header=True)
-    return truth.select(F.concat_ws(":", "source", "source_record_id").alias("record_key"), "true_id")
-
-
-def duckdb_run(keys_pdf, train_pdf, config, truth_pdf) -> dict:  # noqa: ANN001
-    """Plain Splink on DuckDB: same settings, same training steps on a training sample of the same size,
-    predict on all records, Splink's own clustering."""
-    import duckdb
-    import pandas as pd
-    from splink import DuckDBAPI, Linker
-
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    api = DuckDBAPI(connection=con)
-    trainer = Linker(api.register(train_pdf), linkage.settings(), log_level=logging.WARNING)
-    started = time.monotonic()
-    settings = config.silver.linkage
-    linkage.train(trainer, linkage.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed))
-    train_s = time.monotonic() - started
-    linker = Linker(api.register(keys_pdf), trainer.misc.save_model_to_json(), log_level=logging.WARNING)
-    started = time.monotonic()
-    predictions = linker.inference.predict(threshold_match_probability=min(0.5, settings.threshold))
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, settings.threshold)
-    frame = clusters.as_pandas_dataframe()[["record_key", "cluster_id"]]
-    predict_s = time.monotonic() - started
-    pairs = frame.merge(truth_pdf, on="record_key")
-    cells = pairs.groupby(["cluster_id", "true_id"]).size()
-    tp = int((cells * (cells - 1) // 2).sum())
-    pred = pairs.groupby("cluster_id").size()
-    true = pairs.groupby("true_id").size()
-    p_pairs, t_pairs = int((pred * (pred - 1) // 2).sum()), int((true * (true - 1) // 2).sum())
-    precision, recall = tp / max(p_pairs, 1), tp / max(t_pairs, 1)
-    del pd
-    return {"train_s": round(train_s, 1), "predict_cluster_s": round(predict_s, 1), "precision": round(precision, 4),
-            "recall": round(recall, 4), "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4)}
-
-
-def bench(people: int, args: argparse.Namespace) -> dict:
-    work = Path(args.work)
-    landing = work / f"landing-{people}-{args.seed}"
-    if not (landing / "truth" / "manifest_b01.json").exists():
-        generate(people, landing, seed=args.seed)
-    warehouse = work / f"warehouse-{people}-delta-rs"
-    config = config_for(landing, warehouse, args.driver_memory)
+def run_c360(data: linkage_sets.LinkageSet, config, truth):  # noqa: ANN001, ANN201
+    """Bronze (once), then a fresh silver stage with a new model; scores and step timings."""
     spark, engine = session_for(config, quiet=True)
     store = open_store(spark, engine.name, config.warehouse)
-    if not store.exists("bronze.crm_contacts"):
+    if not all(store.exists(f"bronze.{s.name}") for s in config.sources):
         pipeline.run(pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id()), "bronze")
     for folder in ("silver", "_models", "_reports"):
-        shutil.rmtree(warehouse / folder, ignore_errors=True)
+        shutil.rmtree(Path(config.warehouse) / folder, ignore_errors=True)
     started = time.monotonic()
     summary = pipeline.run(pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id()), "silver")["silver"]
     silver_s = time.monotonic() - started
-    trained = model_store.latest(model_store.model_dir(config)).metadata()
-    truth = truth_frame(spark, landing).cache()
     quality = evaluate(store.read("silver.identity_map"), truth)
-    result = {
-        "people": people, "person_records": summary["person_records"], "comparisons": summary["comparisons"],
-        "silver_s": round(silver_s, 1), "train_s": trained["seconds"], "train_records": trained["records"], "predict_s": summary["predict_seconds"],
-        "clustering_s": summary["clustering_seconds"], "clustering_rounds": summary["clustering_rounds"],
-        "precision": quality["precision"], "recall": quality["recall"], "f1": quality["f1"],
-        **jvm_memory(spark), "python_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    keys = linkage_input(store.read("silver.person_records")).cache()
+    exact = store.read("silver.match_pairs").where(F.col("method").startswith("exact"))
+    reach = blocking_recall(keys, truth, summary["linkage"]["spec"]["blocking_rules"], exact)
+    training = summary["linkage"].get("training", {})
+    return spark, store, {
+        "records": summary["person_records"], "comparisons": summary["comparisons"],
+        "per_record": round(summary["comparisons"] / max(summary["person_records"], 1), 1),
+        "blocking_recall": reach["blocking_recall"], "precision": quality["precision"], "recall": quality["recall"],
+        "f1": quality["f1"], "persons_split": quality["persons_split_share"],
+        "clusters_merged_wrongly": quality["clusters_wrongly_merged_share"],
+        "silver_s": round(silver_s, 1), "train_s": round(sum(training.get("seconds", {}).values()), 1),
+        "predict_s": summary["predict_seconds"], "cluster_s": summary["clustering_seconds"],
+        "conflicts_removed": summary.get("pairs_above_threshold_with_other_first_names", 0),
+        "warning": summary["linkage"].get("warning"), **jvm_memory(spark)}
+
+
+def guard_ablation(spark, store, config, truth, base: dict) -> dict:  # noqa: ANN001
+    """What each guard removes: cluster the same scored pairs with one guard switched off at a time; the
+    difference in true and false linked pairs against the full run is what that guard keeps out."""
+    settings = config.silver.linkage
+    records = store.read("silver.person_records")
+    keys = linkage_input(records).localCheckpoint()
+    spec = build_spec(profile(keys), config)
+    model = model_store.latest(model_store.model_dir(config))
+    if model is None:
+        return {}
+    linker = prediction.spark_linker(spark, keys, model.load())
+    scored, _ = prediction.predict(linker, model.load(), min_probability=min(0.5, settings.threshold))
+    scored = scored.localCheckpoint()
+    exact = store.read("silver.match_pairs").where(F.col("method").startswith("exact")).select("record_key_l", "record_key_r")
+    start = clustering.connected_components(records, exact)
+    min_weight = math.log2(settings.threshold / (1 - settings.threshold))
+
+    def pairs_of(components) -> tuple[int, int]:  # noqa: ANN001
+        q = evaluate(components.withColumnRenamed("component", "customer_id"), truth)["pairs"]
+        return q["true_positive"], q["false_positive"]
+
+    def mutual(edges, guards, margin) -> tuple[int, int]:  # noqa: ANN001
+        return pairs_of(clustering.best_link_clusters(start, edges, min_weight, margin, guards=guards)[0])
+
+    allowed = prediction.without_conflicts(scored)
+    guards = stage.unique_guard(records, spec)
+    no_dates = guards.withColumn("date_of_birth", F.lit(None).cast("date"))
+    above = scored.where(F.col("match_probability") >= settings.threshold).select("record_key_l", "record_key_r")
+    full = mutual(allowed, guards, settings.ambiguity_margin)
+    variants = {
+        "first-name conflict": mutual(scored.drop("first_names_conflict"), guards, settings.ambiguity_margin),
+        "birth-date conflict": mutual(allowed, no_dates, settings.ambiguity_margin),
+        "ambiguity margin": mutual(allowed, guards, 0.0),
     }
-    if not args.no_duckdb:
-        keys = linkage.linkage_input(store.read("silver.person_records")).cache()
-        sample = linkage.training_sample(keys, config.silver.linkage.train_max_records, config.silver.linkage.seed)
-        result["duckdb"] = duckdb_run(keys.toPandas(), sample.toPandas(), config, truth.toPandas())
-        spark_s = result["train_s"] + result["predict_s"]
-        duck_s = result["duckdb"]["train_s"] + result["duckdb"]["predict_cluster_s"]
-        result["duckdb_time_ratio"] = round(duck_s / spark_s, 2) if spark_s else math.nan
-    return result
+    if records.count() <= CC_LIMIT:
+        # plain connected components chain records into giant components on larger data, which take many
+        # minutes of label propagation: that chaining is what mutual best links prevent
+        variants["mutual best link"] = pairs_of(clustering.connected_components(records, exact.unionByName(above)))
+    return {name: {"true_pairs_kept_out": tp - full[0], "false_pairs_kept_out": fp - full[1]}
+            for name, (tp, fp) in variants.items()}
+
+
+def peer_records(store, config):  # noqa: ANN001, ANN201
+    """The same records for the peer: each source's raw canonical fields as the config maps them."""
+    columns = ["record_key", "source", "first_name", "last_name", "full_name", "date_of_birth", "email", "phone",
+               "street", "city", "postcode"]
+    frames = [mapped_fields(latest_versions(store.read(f"bronze.{s.name}")), s).select(*columns) for s in config.sources]
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out.toPandas()
+
+
+def bench(spec: str, args: argparse.Namespace) -> dict:
+    work = Path(args.work)
+    data = load_set(spec, work, args.seed)
+    config = config_for(data, work, args.driver_memory)
+    spark, _ = session_for(config, quiet=True)
+    truth = spark.createDataFrame(data.truth.astype(str))
+    spark, store, c360 = run_c360(data, config, truth)
+    row = {"set": data.name, "c360": c360}
+    if args.guards:
+        row["guards"] = guard_ablation(spark, store, config, truth, c360)
+    if not args.no_peer:
+        row["peer"] = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'set':<34}{'who':<6}{'records':>9}{'comparisons':>12}{'/rec':>6}{'reach':>8}{'P':>8}{'R':>8}{'F1':>8}"
+            f"{'split':>8}{'merged':>8}{'seconds':>9}")
+    lines = [head]
+    for r in rows:
+        for who in ("c360", "peer"):
+            m = r.get(who)
+            if not m:
+                continue
+            seconds = m.get("silver_s", m.get("train_s", 0) + m.get("predict_cluster_s", 0))
+            per = m.get("per_record", round(m["comparisons"] / max(m["records"], 1), 1))
+            lines.append(f"{r['set']:<34}{who:<6}{m['records']:>9,}{m['comparisons']:>12,}{per:>6}{m['blocking_recall']:>8.4f}"
+                         f"{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['persons_split']:>8.4f}"
+                         f"{m['clusters_merged_wrongly']:>8.4f}{seconds:>9.0f}")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, nargs="+", default=[6_600, 66_000])
+    parser.add_argument("--sets", nargs="+", default=DEFAULT_SETS)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "c360-bench"))
-    parser.add_argument("--driver-memory", default="12g")
-    parser.add_argument("--no-duckdb", action="store_true", help="skip the plain-Splink-on-DuckDB comparison")
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "c360-bench-silver"))
+    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--no-peer", action="store_true", help="skip the plain-Splink peer")
+    parser.add_argument("--guards", action="store_true", help="measure what each linkage guard keeps out")
     args = parser.parse_args()
-    # progress of each step (training, scoring, clustering rounds) on stderr; the figures go to stdout
+    # progress of each step on stderr; the figures go to stdout
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("c360").setLevel(logging.INFO)
     rows = []
-    for people in args.people:
-        row = bench(people, args)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    print(f"\n{'records':>10}{'comparisons':>13}{'train s':>9}{'predict s':>10}{'cluster s':>10}{'silver s':>10}{'JVM MiB':>9}"
-          f"{'P':>8}{'R':>8}{'F1':>8}{'duck train+pred s':>19}{'duck F1':>9}{'duck/spark':>11}")
+    for spec in args.sets:
+        rows.append(bench(spec, args))
+        print(json.dumps(rows[-1], default=str), flush=True)
+    print("\n" + table(rows))
     for r in rows:
-        duck = r.get("duckdb", {})
-        print(f"{r['person_records']:>10,}{r['comparisons']:>13,}{r['train_s']:>9.0f}{r['predict_s']:>10.0f}{r['clustering_s']:>10.0f}"
-              f"{r['silver_s']:>10.0f}{r['jvm_peak_rss_mib']:>9,}{r['precision']:>8.4f}{r['recall']:>8.4f}{r['f1']:>8.4f}"
-              f"{duck.get('train_s', 0) + duck.get('predict_cluster_s', 0):>19.0f}{duck.get('f1', float('nan')):>9.4f}"
-              f"{r.get('duckdb_time_ratio', float('nan')):>11}")
+        for name, g in r.get("guards", {}).items():
+            print(f"{r['set']:<34}guard {name:<22} keeps out {g['true_pairs_kept_out']:>7,} true and "
+                  f"{g['false_pairs_kept_out']:>7,} false linked pairs")
     return 0
 
 

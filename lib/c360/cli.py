@@ -199,12 +199,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from c360 import pipeline
-    from c360.silver import linkage
+    from c360.silver.linkage.keys import linkage_input
+    from c360.silver.linkage.spec import build, profile
     from c360.silver.stage import all_person_records, train_model
 
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
-    saved = train_model(ctx, linkage.linkage_input(all_person_records(ctx)).localCheckpoint())
+    keys = linkage_input(all_person_records(ctx)).localCheckpoint()
+    spec = build(profile(keys), config)
+    saved, result = train_model(ctx, keys, spec)
+    if saved is None:
+        raise C360Error(f"c360 train: no model could be estimated: {result.problem}")
     print(f"trained model version {saved.version}: {saved.path}")
     print(json.dumps(saved.metadata(), indent=2))
     return 0

@@ -124,6 +124,9 @@ class SourceConfig(_Strict):
     max_bad_share: float | None = Field(default=None, ge=0, le=1)
     """Overrides bronze.max_bad_share for this source."""
     priority: int = 100
+    no_duplicates: bool = False
+    """A person source that holds each person at most once: its records are linked to other sources' records,
+    never to each other (two such sources are linked, not deduplicated)."""
     fields: SourceFields = Field(default_factory=SourceFields)
 
     @field_validator("timezone")
@@ -151,6 +154,8 @@ class SourceConfig(_Strict):
                 raise ValueError(f"'jdbc' is only for format 'jdbc', not {self.format!r}")
         if self.kind == "interaction" and not self.updated_at:
             raise ValueError("an interaction source needs 'updated_at' (its event time)")
+        if self.no_duplicates and self.kind != "person":
+            raise ValueError("no_duplicates applies to person sources only")
         if self.kind != "interaction":
             used = [f for f in INTERACTION_FIELDS if getattr(self.fields, f) is not None]
             if used:
@@ -187,8 +192,60 @@ class BronzeSettings(_Strict):
 DEFAULT_STITCHING = {"email": 4, "phone": 4, "login_id": 3, "loyalty_id": 3, "social_handle": 3}
 
 
+LINKAGE_KEYS: tuple[str, ...] = (
+    "record_key", "source", "first_name_key", "last_name_key", "first_name_forms", "first_name_phonetic",
+    "last_name_phonetic", "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key",
+    "postcode_prefix", "company_key", "handle_key", "name_prefix_key", "email_user_key", "handle_block",
+    "name_block", "email_block", "handle_name_key", "full_name_key",
+)
+"""The match keys linkage compares and blocks on (c360.silver.linkage.keys derives them)."""
+
+COMPARISON_KINDS = ("name", "date", "exact", "email", "phone", "address", "handle", "company")
+MATCH_FIELD_KEYS = {"first_name": "first_name_key", "last_name": "last_name_key", "date_of_birth": "date_of_birth",
+                    "email": "email_key", "phone": "phone_e164", "street": "street_key", "city": "city_key",
+                    "postcode": "postcode_key", "company": "company_key", "social_handle": "handle_key"}
+"""Canonical field -> the match key an `exact` or `date` comparison reads."""
+
+Rule = list[str] | str
+
+
+def _check_rules(rules: list[Rule] | None) -> list[Rule] | None:
+    for rule in rules or []:
+        if isinstance(rule, str):
+            if not re.search(r"\bl\.\w+", rule) or not re.search(r"\br\.\w+", rule):
+                raise ValueError(f"SQL rule {rule!r} must compare l.<key> with r.<key>")
+            unknown = sorted({c for c in re.findall(r"\b[lr]\.(\w+)", rule) if c not in LINKAGE_KEYS})
+        else:
+            if not rule:
+                raise ValueError("a rule needs at least one column")
+            unknown = sorted(c for c in rule if c not in LINKAGE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown match key(s) {', '.join(unknown)}; known: {', '.join(LINKAGE_KEYS[2:])}")
+    return rules
+
+
+class ComparisonSetting(_Strict):
+    """One comparison of the model: a kind from the vocabulary, the field it reads (exact; date defaults to
+    date_of_birth),
+    and whether equal values are weighted by how common they are (term frequency)."""
+
+    kind: Literal["name", "date", "exact", "email", "phone", "address", "handle", "company"]
+    field: str | None = None
+    term_frequency: bool = False
+
+    @model_validator(mode="after")
+    def _field_fits(self) -> ComparisonSetting:
+        if self.kind == "exact" or (self.kind == "date" and self.field is not None):
+            if self.field not in MATCH_FIELD_KEYS:
+                raise ValueError(f"kind {self.kind!r} needs 'field', one of {', '.join(MATCH_FIELD_KEYS)}")
+        elif self.field is not None:
+            raise ValueError(f"kind {self.kind!r} reads its own fields; 'field' is for exact and date")
+        return self
+
+
 class LinkageSettings(_Strict):
-    """Probabilistic linkage with Splink."""
+    """Probabilistic linkage with Splink. Comparisons and rules default to those the fields present allow
+    (see the README's table); each list here replaces its default."""
 
     threshold: float = Field(default=0.8, gt=0, lt=1)
     """Match probability from which a pair is a match (written to silver.match_pairs and clustered). Clustering
@@ -199,14 +256,27 @@ class LinkageSettings(_Strict):
     """Folder of the versioned model files; default <warehouse>/_models/person_linkage."""
     max_comparisons: float = Field(default=5e8, gt=0)
     """Stop before predicting when the blocking rules would generate more comparisons than this."""
-    blocking_rules: list[list[str] | str] | None = None
-    """Prediction blocking rules: a list of columns that must be equal, or SQL over l./r.; default: built-in."""
+    comparisons: list[ComparisonSetting] | None = None
+    """The model's comparisons; default: one per kind of field the person sources fill (min_fill)."""
+    blocking_rules: list[Rule] | None = None
+    """Prediction blocking rules: a list of match keys that must be equal, or SQL over l./r.; default: by fields."""
+    training_rules: list[Rule] | None = None
+    """Blocking rules of the EM sessions that estimate m; default: by fields."""
+    prior_rules: list[Rule] | None = None
+    """Near-certain rules that estimate the share of matching pairs; default: the first the fields allow that
+    finds pairs."""
+    min_fill: float = Field(default=0.01, ge=0, le=1)
+    """A field takes part in the default model when at least this share of person records fill it."""
+    on_model_mismatch: Literal["retrain", "fail"] = "retrain"
+    """When the saved model was built for other fields or rules: train a new version, or stop with a message."""
     u_max_pairs: float = Field(default=5e6, gt=0)
     train_max_records: int = Field(default=300_000, ge=1000)
     """Train on a random sample of at most this many records: EM's blocking rules (same name, same birth
     date) grow faster than the records, and a few hundred thousand records estimate the parameters well;
     predictions always cover every record."""
     seed: int = 42
+
+    _rules_known = field_validator("blocking_rules", "training_rules", "prior_rules")(_check_rules)
 
 
 class SilverSettings(_Strict):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from datetime import date
 
-from c360.silver.clustering import assign_customer_ids, best_link_clusters, connected_components, split_oversized
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from c360.silver.clustering import (assign_customer_ids, best_link_clusters, connected_components, dates_compatible,
+                                    split_oversized)
 
 EDGE = "record_key_l string, record_key_r string"
 
@@ -70,6 +74,55 @@ def test_mutual_best_links_merge_and_ambiguous_records_stay_alone(spark: SparkSe
     clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0)
     assert as_groups(clusters, "component") == {frozenset({"g1", "g2"}), frozenset({"h"}), frozenset({"s"}),
                                                   frozenset({"t", "u"})}
+
+
+def test_a_star_of_duplicates_merges_when_its_tips_lean_to_one_person(spark: SparkSession) -> None:
+    """A record and two duplicates, each mistyped differently: the tips score below the threshold against each
+    other but above even odds, so neither is the other's rival; two namesakes (no link) still are."""
+    start = connected_components(nodes(spark, "o d1 d2 s g h"), spark.createDataFrame([], EDGE))
+    scored = spark.createDataFrame([("o", "d1", 10.0), ("o", "d2", 9.5), ("d1", "d2", 1.0),
+                                    ("s", "g", 12.0), ("s", "h", 11.0)], SCORED)
+    clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0)
+    assert as_groups(clusters, "component") == {frozenset({"o", "d1", "d2"}), frozenset({"s"}), frozenset({"g"}),
+                                                  frozenset({"h"})}
+
+
+def test_candidates_whose_birth_dates_agree_are_no_rivals_and_namesakes_born_apart_are(spark: SparkSession) -> None:
+    start = connected_components(nodes(spark, "o d1 d2 s g h"), spark.createDataFrame([], EDGE))
+    scored = spark.createDataFrame([("o", "d1", 10.0), ("o", "d2", 9.5), ("s", "g", 12.0), ("s", "h", 11.0)], SCORED)
+    born = date(1961, 5, 2)
+    guards = spark.createDataFrame([("o", born), ("d1", born), ("d2", date(1961, 2, 5)), ("s", None),
+                                    ("g", date(1980, 1, 1)), ("h", date(1975, 6, 30))], "record_key string, date_of_birth date")
+    clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0, guards=guards)
+    assert as_groups(clusters, "component") == {frozenset({"o", "d1", "d2"}), frozenset({"s"}), frozenset({"g"}),
+                                                  frozenset({"h"})}
+
+
+def test_birth_dates_one_typo_or_swap_apart_are_compatible(spark: SparkSession) -> None:
+    pairs = [("1985-03-12", "1985-03-12", True), ("1985-03-12", "1985-03-13", True),  # equal, one digit
+             ("1985-03-12", "1958-03-12", True), ("1985-03-12", "1985-12-03", True),  # transposed, day/month swap
+             ("1985-03-12", "1962-07-30", False), ("1985-03-12", "1985-04-13", False)]
+    frame = spark.createDataFrame(pairs, "a string, b string, expected boolean").selectExpr(
+        "to_date(a) as a", "to_date(b) as b", "expected")
+    got = frame.withColumn("got", dates_compatible(F.col("a"), F.col("b")))
+    assert [r.got for r in got.collect()] == [r.expected for r in got.collect()]
+
+
+def test_clusters_whose_birth_dates_conflict_or_that_share_a_no_duplicates_source_never_merge(spark: SparkSession) -> None:
+    # 'a' and 'a2' are one person (stitched); 'b' links strongly to 'a2', which has no birth date, but
+    # contradicts 'a''s: a date the model never compared. Two single records ('x', 'y') were scored on
+    # their own dates, so their link stands.
+    start = connected_components(nodes(spark, "a a2 b c d e f x y"), spark.createDataFrame([("a", "a2")], EDGE))
+    scored = spark.createDataFrame([("a2", "b", 20.0), ("c", "d", 20.0), ("e", "f", 20.0), ("x", "y", 20.0)], SCORED)
+    guards = spark.createDataFrame([
+        ("a", date(1985, 3, 12), None), ("a2", None, None), ("b", date(1962, 7, 30), None),  # two people
+        ("c", date(1985, 3, 12), None), ("d", date(1985, 12, 3), None),        # one person, day/month swapped
+        ("e", None, "febrl_a"), ("f", None, "febrl_a"),                        # one file holds each person once
+        ("x", date(1985, 3, 12), None), ("y", date(1962, 7, 30), None)],
+        "record_key string, date_of_birth date, unique_source string")
+    clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0, guards=guards)
+    assert as_groups(clusters, "component") == {frozenset({"a", "a2"}), frozenset("b"), frozenset("cd"), frozenset("e"),
+                                                  frozenset("f"), frozenset("xy")}
 
 
 def test_links_below_the_threshold_are_ignored(spark: SparkSession) -> None:

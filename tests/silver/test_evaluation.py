@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from c360.silver.evaluation import evaluate, format_report
+from c360.silver.evaluation import blocking_recall, evaluate, format_report
 
 
 def test_pairwise_and_cluster_measures(spark: SparkSession) -> None:
@@ -21,3 +21,13 @@ def test_pairwise_and_cluster_measures(spark: SparkSession) -> None:
     assert result["clusters_wrongly_merged_share"] == round(1 / 3, 5)
     assert result["records_only_in_identity_map"] == 1
     assert "pairwise F1           0.5000" in format_report(result)
+
+
+def test_blocking_recall_counts_true_pairs_a_rule_or_stitching_reaches(spark: SparkSession) -> None:
+    truth = spark.createDataFrame([("a", "p1"), ("b", "p1"), ("c", "p1"), ("d", "p2"), ("e", "p3")], "record_key string, true_id string")
+    keys = spark.createDataFrame([("a", "smith", "x@y.z"), ("b", "smith", None), ("c", "smyth", None), ("d", "jones", None),
+                                  ("e", "jones", None)], "record_key string, last_name_key string, email_key string")
+    rules = ["l.last_name_key = r.last_name_key", "l.email_key = r.email_key"]
+    assert blocking_recall(keys, truth, rules) == {"true_pairs": 3, "reached": 1, "blocking_recall": 0.33333}
+    stitched = spark.createDataFrame([("c", "a")], "record_key_l string, record_key_r string")
+    assert blocking_recall(keys, truth, rules, stitched)["reached"] == 2, "stitching joined (a, c), in either order"

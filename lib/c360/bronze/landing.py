@@ -51,7 +51,10 @@ def list_files(pattern: str) -> list[tuple[str, int, datetime]]:
     fs, base, full = _split_glob(pattern)
     recursive = "**" in full
     try:
-        infos = fs.get_file_info(pafs.FileSelector(base, recursive=recursive, allow_not_found=True))
+        single = fs.get_file_info(base) if base == full else None
+        # a path without wildcards may name one file
+        infos = ([single] if single is not None and single.type == pafs.FileType.File else
+                 fs.get_file_info(pafs.FileSelector(base, recursive=recursive, allow_not_found=True)))
     except (FileNotFoundError, NotADirectoryError):
         return []
     matcher = re.compile(fnmatch.translate(full.replace("**/", "*")))

@@ -79,55 +79,113 @@ def _relabel(components: DataFrame, merges: DataFrame) -> DataFrame:
     return renamed.select("record_key", F.coalesce("new", "component").alias("component"))
 
 
-def _conflict_free(pairs: DataFrame, labels: DataFrame, birthdays: DataFrame | None) -> DataFrame:
-    """Drop cluster pairs whose known dates of birth share no value: two people, whatever the names say."""
-    if birthdays is None:
+def dates_compatible(a: Column, b: Column) -> Column:
+    """Two birth dates that may be one person's: equal, one character off, two characters transposed
+    ('1985' / '1958'), or day and month swapped. Anything else is two people, whatever the names say."""
+    x, y = F.date_format(a, "yyyyMMdd"), F.date_format(b, "yyyyMMdd")
+    transposed = (F.levenshtein(x, y) == 2) & (F.array_sort(F.split(x, "")) == F.array_sort(F.split(y, "")))
+    swapped = (F.year(a) == F.year(b)) & (F.month(a) == F.dayofmonth(b)) & (F.dayofmonth(a) == F.month(b))
+    return (F.levenshtein(x, y) <= 1) | transposed | swapped
+
+
+def _conflict_free(pairs: DataFrame, labels: DataFrame, guards: DataFrame | None) -> DataFrame:
+    """Drop cluster pairs that cannot be one person: no birth date of one is compatible with one of the
+    other's (see dates_compatible; unless `dated`: the pair's best link compared both sides' only dates), or
+    both hold a record of the same no-duplicates source.
+    `guards`: (record_key, date_of_birth, unique_source), unique_source null where a source allows duplicates."""
+    if guards is None:
         return pairs
-    known = (labels.join(birthdays.where(F.col("date_of_birth").isNotNull()), "record_key")
-             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs")))
-    a, b = known.withColumnRenamed("component", "a").withColumnRenamed("dobs", "dobs_a"), known.withColumnRenamed(
-        "component", "b").withColumnRenamed("dobs", "dobs_b")
+    if "unique_source" not in guards.columns:
+        guards = guards.withColumn("unique_source", F.lit(None).cast("string"))
+    known = (labels.join(guards, "record_key")
+             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"),
+                                       F.collect_set("unique_source").alias("uniq"))
+             .where((F.size("dobs") > 0) | (F.size("uniq") > 0)))
+    a = known.select(F.col("component").alias("a"), F.col("dobs").alias("dobs_a"), F.col("uniq").alias("uniq_a"))
+    b = known.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"), F.col("uniq").alias("uniq_b"))
     checked = pairs.join(a, "a", "left").join(b, "b", "left")
-    ok = F.col("dobs_a").isNull() | F.col("dobs_b").isNull() | F.arrays_overlap("dobs_a", "dobs_b")
-    return checked.where(ok).select("a", "b", "w")
+    some_date = F.exists("dobs_a", lambda x: F.exists("dobs_b", lambda y: dates_compatible(x, y)))
+
+    def empty(c: str) -> Column:
+        return F.col(c).isNull() | (F.size(c) == 0)
+    # one date on each side, and the best link between them was scored on both: the model has weighed the
+    # difference (a date replaced in one source); the veto guards merges over dates it never compared
+    weighed = F.col("dated") & (F.size("dobs_a") == 1) & (F.size("dobs_b") == 1)
+    dates_ok = empty("dobs_a") | empty("dobs_b") | some_date | weighed
+    sources_ok = empty("uniq_a") | empty("uniq_b") | ~F.arrays_overlap("uniq_a", "uniq_b")
+    return checked.where(dates_ok & sources_ok).select("a", "b", "w", "dated")
 
 
-def _choices(pairs: DataFrame, margin: float) -> DataFrame:
-    """Each cluster's best partner (a, b), kept when it beats by `margin` every other partner that is not
-    itself linked to that best one (two candidates linked to each other are one person, not a doubt)."""
+def _choices(pairs: DataFrame, related: DataFrame, dobs: DataFrame | None, margin: float) -> DataFrame:
+    """Each cluster's best partner (a, b), kept when it beats by `margin` every rival: another partner c that
+    may be someone else. c is no rival when it is related to b (`related`: their best link leans to one
+    person) or when both have known birth dates and some agree (`dobs`: component, dobs). A record and two
+    duplicates mistyped differently form such a star: the tips score low against each other, yet their
+    dates agree; two namesakes a social profile fits equally well are told apart by theirs."""
     rank = Window.partitionBy("a").orderBy(F.desc("w"), "b")
     top = pairs.withColumn("n", F.row_number().over(rank)).where("n = 1").select("a", "b", "w")
     others = (pairs.withColumnRenamed("b", "c").withColumnRenamed("w", "w2").join(top, "a")
               .where(F.col("c") != F.col("b")))
-    linked = pairs.select(F.col("a").alias("b"), F.col("b").alias("c"))
-    rivals = others.join(linked, ["b", "c"], "left_anti").groupBy("a").agg(F.max("w2").alias("rival"))
+    linked = related.select(F.col("a").alias("b"), F.col("b").alias("c"))
+    rivals = others.join(linked, ["b", "c"], "left_anti")
+    if dobs is not None:
+        of_b = dobs.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"))
+        of_c = dobs.select(F.col("component").alias("c"), F.col("dobs").alias("dobs_c"))
+        agree = F.exists("dobs_b", lambda x: F.exists("dobs_c", lambda y: dates_compatible(x, y)))
+        rivals = rivals.join(of_b, "b", "left").join(of_c, "c", "left").where(~F.coalesce(agree, F.lit(False)))
+    rivals = rivals.groupBy("a").agg(F.max("w2").alias("rival"))
     return top.join(rivals, "a", "left").where(
         F.col("rival").isNull() | (F.col("w") - F.col("rival") >= margin)).select("a", "b")
 
 
+def _dated(edges: DataFrame, guards: DataFrame | None) -> DataFrame:
+    """`edges` with `dated`: both records carry a birth date, so the link's score weighed them."""
+    if guards is None:
+        return edges.withColumn("dated", F.lit(False))
+    known = guards.where(F.col("date_of_birth").isNotNull()).select("record_key").distinct()
+    left = known.select(F.col("record_key").alias("record_key_l"), F.lit(True).alias("_l"))
+    right = known.select(F.col("record_key").alias("record_key_r"), F.lit(True).alias("_r"))
+    out = edges.join(left, "record_key_l", "left").join(right, "record_key_r", "left")
+    return out.select("record_key_l", "record_key_r", "match_weight",
+                      (F.coalesce("_l", F.lit(False)) & F.coalesce("_r", F.lit(False))).alias("dated"))
+
+
+def _birth_dates(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
+    """(component, dobs): the known birth dates of each cluster."""
+    if guards is None:
+        return None
+    known = labels.join(guards.where(F.col("date_of_birth").isNotNull()), "record_key")
+    return known.groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"))
+
+
 def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: float, margin: float,
-                       birthdays: DataFrame | None = None, max_rounds: int = 30) -> tuple[DataFrame, int]:
+                       guards: DataFrame | None = None, max_rounds: int = 30,
+                       related_weight: float = 0.0) -> tuple[DataFrame, int]:
     """Grow clusters from `components` (record_key, component) with scored edges (record_key_l,
     record_key_r, match_weight): two clusters merge only when each is the other's best partner, that
-    partner beats the next-best unrelated one by `margin` (log2 odds), and their known dates of birth
-    (`birthdays`: record_key, date_of_birth) do not contradict each other.
+    partner beats the next-best unrelated one by `margin` (log2 odds), and they do not contradict each other
+    (`guards`: record_key, date_of_birth and unique_source; see _conflict_free).
 
     Plain connected components on probabilistic links chain people together: a social profile that only
     says 'Gavin' and '@gavingreen50' matches both Gavin Greens of a city, and would merge them. Mutual best
-    links with a margin leave such an ambiguous record on its own. Returns the components and the rounds.
+    links with a margin leave such an ambiguous record on its own. Links from `related_weight` (0: even
+    odds) up only decide who is a rival (see _choices). Returns the components and the rounds.
     """
-    edges = scored.where(F.col("match_weight") >= min_weight).select(
-        "record_key_l", "record_key_r", "match_weight").localCheckpoint()
+    edges = scored.where(F.col("match_weight") >= min(min_weight, related_weight)).select(
+        "record_key_l", "record_key_r", "match_weight")
+    edges = _dated(edges, guards).localCheckpoint()
     labels = components.localCheckpoint()
     for round_no in range(1, max_rounds + 1):  # noqa: B007 - returned: how many rounds it took
         left = labels.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("a"))
         right = labels.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("b"))
         between = edges.join(left, "record_key_l").join(right, "record_key_r").where(F.col("a") != F.col("b"))
-        both = between.select("a", "b", "match_weight").unionByName(
-            between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
-        pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
-        pairs = _conflict_free(pairs, labels, birthdays).localCheckpoint()
-        choice = _choices(pairs, margin)
+        both = between.select("a", "b", "match_weight", "dated").unionByName(
+            between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight", "dated"))
+        pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"),
+                                           F.max_by("dated", F.struct("match_weight", "dated")).alias("dated"))
+        related = _conflict_free(pairs, labels, guards).localCheckpoint()
+        choice = _choices(related.where(F.col("w") >= min_weight), related.where(F.col("w") >= related_weight),
+                          _birth_dates(labels, guards), margin)
         mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
         merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
             F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()

@@ -64,3 +64,29 @@ def format_report(result: dict) -> str:
         f"persons split         {result['persons_split_share']:.2%}",
         f"clusters merged wrong {result['clusters_wrongly_merged_share']:.2%}",
     ])
+
+
+def true_pairs(truth: DataFrame) -> DataFrame:
+    """(record_key_l, record_key_r) for every pair of records with the same true id, l < r."""
+    t = truth.select("record_key", "true_id").distinct()
+    return (t.alias("a").join(t.alias("b"), "true_id").where(F.col("a.record_key") < F.col("b.record_key"))
+            .select(F.col("a.record_key").alias("record_key_l"), F.col("b.record_key").alias("record_key_r")))
+
+
+def blocking_recall(keys: DataFrame, truth: DataFrame, rules: list[str], exact_edges: DataFrame | None = None) -> dict:
+    """Share of true pairs that a blocking rule (SQL over l./r. match keys) generates or deterministic
+    stitching (`exact_edges`: record_key_l, record_key_r) joins: the ceiling of linkage recall."""
+    pairs = true_pairs(truth)
+    joined = (pairs.join(keys.alias("l"), F.col("record_key_l") == F.col("l.record_key"))
+              .join(keys.alias("r"), F.col("record_key_r") == F.col("r.record_key")))
+    blocked = F.lit(False)
+    for rule in rules:
+        blocked = blocked | F.coalesce(F.expr(rule), F.lit(False))
+    flagged = joined.select("record_key_l", "record_key_r", blocked.alias("blocked"))
+    if exact_edges is not None:
+        a = exact_edges.select("record_key_l", "record_key_r")
+        both = a.unionByName(a.select(F.col("record_key_r").alias("record_key_l"), F.col("record_key_l").alias("record_key_r")))
+        flagged = flagged.join(both.withColumn("stitched", F.lit(True)), ["record_key_l", "record_key_r"], "left")
+        flagged = flagged.withColumn("blocked", F.col("blocked") | F.coalesce("stitched", F.lit(False)))
+    total, hit = flagged.select(F.count("*"), F.sum(F.col("blocked").cast("int"))).first()
+    return {"true_pairs": int(total), "reached": int(hit or 0), "blocking_recall": round((hit or 0) / total, 5) if total else 1.0}

@@ -1,5 +1,6 @@
-"""Probabilistic linkage with Splink on Spark: derived keys, the nickname table, and a small end-to-end
-linkage with a known answer, scored by a model trained on the generator's data (tests/silver/data)."""
+"""Scoring with Splink on Spark: a small end-to-end linkage with a known answer, the handle levels, the
+first-name conflict guard and the comparison limit, with a model trained on the generator's data
+(tests/silver/data)."""
 
 from __future__ import annotations
 
@@ -8,45 +9,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from c360.errors import C360Error
-from c360.silver import linkage, model as model_store
+from c360.silver import model as model_store
 from c360.silver.clustering import best_link_clusters, connected_components
-from c360.silver.linkage import linkage_input, nickname_forms
+from c360.silver.linkage import comparisons, prediction, training
+from c360.silver.linkage.keys import linkage_input
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 SCHEMA = ("record_key string, source string, first_name_key string, last_name_key string, social_handle string, "
           "email_key string, phone_e164 string, date_of_birth date, street_key string, city_key string, "
           "postcode_key string, company_key string")
-
-
-def test_nickname_table_maps_diminutives_to_their_names() -> None:
-    forms = dict(nickname_forms())
-    assert "william" in forms["bill"] and "robert" in forms["bob"]
-    assert "josef" in forms["sepp"], "the German table is part of it"
-    assert "bill" in forms["bill"] and "garcia" not in forms
-
-
-def test_linkage_input_derives_match_keys(spark: SparkSession) -> None:
-    records = spark.createDataFrame([
-        ("crm:1", "crm", "bill", "schmidt", None, "w.schmidt.1980@web.de", None, None, None, "berlin", "10115", None),
-        ("social:9", "social", "peter", None, "@pete_schmid81", "ps@x.de", None, None, None, None, None, None),
-    ], SCHEMA)
-    got = linkage_input(records).select("record_key", "first_name_forms", "last_name_phonetic", "postcode_prefix",
-                                        "handle_key", "name_prefix_key", "email_user_key", "handle_block", "name_block",
-                                        "email_block", "full_name_key")
-    forms = dict(nickname_forms())
-    expected = spark.createDataFrame([
-        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "wschmidt", None, "billschmid", "wschmidt",
-         "bill schmidt"),
-        # an e-mail user name of fewer than six letters spells nothing
-        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, None, "peteschmid", None, None, None),
-    ], "record_key string, first_name_forms array<string>, last_name_phonetic string, postcode_prefix string, "
-       "handle_key string, name_prefix_key string, email_user_key string, handle_block string, name_block string, "
-       "email_block string, full_name_key string")
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def _people(spark: SparkSession):  # noqa: ANN202
@@ -80,11 +54,11 @@ def test_small_linkage_with_known_answer(spark: SparkSession) -> None:
     model = model_store.latest(DATA)
     assert model is not None
     keys = linkage_input(_people(spark)).localCheckpoint()
-    linker = linkage.spark_linker(spark, keys, model.load())
-    counts = linkage.comparison_counts(linker)
+    linker = prediction.spark_linker(spark, keys, model.load())
+    counts = prediction.comparison_counts(linker)
     assert counts and counts[-1]["cumulative"] <= 36
-    scored, _ = linkage.predict(linker, min_probability=0.5)
-    scored = linkage.without_conflicts(scored)
+    scored, _ = prediction.predict(linker, model.load(), min_probability=0.5)
+    scored = prediction.without_conflicts(scored)
     start = connected_components(keys, spark.createDataFrame([], "record_key_l string, record_key_r string"))
     clusters, _ = best_link_clusters(start, scored, min_weight=math.log2(0.9 / 0.1), margin=3.0)
     groups = {}
@@ -101,7 +75,7 @@ def test_a_handle_that_spells_the_email_user_name_is_compared_and_counts(spark: 
         # Maria Garcia's social profile ('Maria G.'): '@mgarcia75' does not spell 'mariagarcia', but it spells
         # the user name of m.garcia@corp.com
         ("social:3", "social", "maria", "g", "@mgarcia75", None, None, None, None, None, None, None)], SCHEMA))
-    linker = linkage.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
+    linker = prediction.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
     scored = linker.inference.predict().as_spark_dataframe()
     pair = scored.where("array_sort(array(record_key_l, record_key_r)) = array('crm:3', 'social:3')").collect()
     assert len(pair) == 1, "blocked together by the handle against the e-mail user name"
@@ -122,36 +96,21 @@ def _handle_gamma(model: model_store.ModelFile, label: str) -> int:
 def test_blocking_that_explodes_stops_before_predicting() -> None:
     counts = [{"rule": "l.city_key = r.city_key", "comparisons": 9_000_000, "cumulative": 9_000_000}]
     with pytest.raises(C360Error, match="max_comparisons.*city_key"):
-        linkage.check_comparisons(counts, limit=1e6)
-    linkage.check_comparisons(counts, limit=1e7)
+        prediction.check_comparisons(counts, limit=1e6)
+    prediction.check_comparisons(counts, limit=1e7)
 
 
-def test_model_versions_count_up(tmp_path: Path) -> None:
-    assert model_store.latest(tmp_path) is None
-    first = model_store.save(tmp_path, {"link_type": "dedupe_only"}, {"records": 10})
-    second = model_store.save(tmp_path, {"link_type": "dedupe_only"}, {"records": 20})
-    assert (first.version, second.version) == (1, 2)
-    assert model_store.latest(tmp_path) == second
-    assert second.load() == {"link_type": "dedupe_only"} and second.metadata()["records"] == 20
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["person_linkage_v0001.json", "person_linkage_v0002.json"]
 
 
-def test_training_sample_caps_the_records_and_is_repeatable(spark: SparkSession) -> None:
-    keys = spark.range(20_000).withColumnRenamed("id", "record_key")
-    assert linkage.training_sample(keys, 50_000, seed=42) is keys, "small inputs train on every record"
-    first = linkage.training_sample(keys, 2_000, seed=42)
-    second = linkage.training_sample(keys, 2_000, seed=42)
-    assert 1_700 <= first.count() <= 2_300
-    assert sorted(r.record_key for r in first.collect()) == sorted(r.record_key for r in second.collect())
 
 
 def test_pairs_that_name_two_first_names_are_flagged_as_conflicting(spark: SparkSession) -> None:
     model = model_store.latest(DATA)
     assert model is not None
-    linker = linkage.spark_linker(spark, linkage_input(_people(spark)).localCheckpoint(), model.load())
+    linker = prediction.spark_linker(spark, linkage_input(_people(spark)).localCheckpoint(), model.load())
     scored = linker.inference.predict().as_spark_dataframe()
     flags = {tuple(sorted((r.record_key_l, r.record_key_r))): r.conflict
-             for r in scored.select("record_key_l", "record_key_r", linkage.first_names_conflict(scored).alias("conflict")).collect()}
+             for r in scored.select("record_key_l", "record_key_r", prediction.first_names_conflict(scored, model.load()).alias("conflict")).collect()}
     # Peter and Anna Schmidt share address (and Anna's records a family e-mail): two first names, two people
     assert flags[("crm:1", "crm:2")] and flags[("crm:2", "shop:1")]
     # a nickname, a typo and a missing first name are no conflict
@@ -165,8 +124,8 @@ def test_the_handle_spelling_the_name_keeps_its_fixed_u_through_training() -> No
     model = model_store.latest(DATA)
     assert model is not None
     levels = {lvl.get("label_for_charts"): lvl for lvl in _handle_levels(model)}
-    for label, u in (("handle spells the name", linkage.HANDLE_SPELLS_NAME_U),
-                     ("handle spells the name, full names equal", linkage.HANDLE_SPELLS_EQUAL_NAME_U)):
+    for label, u in (("handle spells the name", comparisons.HANDLE_SPELLS_NAME_U),
+                     ("handle spells the name, full names equal", comparisons.HANDLE_SPELLS_EQUAL_NAME_U)):
         assert levels[label]["u_probability"] == u and levels[label]["fix_u_probability"], label
 
 
@@ -179,7 +138,7 @@ def test_a_handle_spelling_a_name_that_already_agrees_counts_less(spark: SparkSe
         ("crm:g", "crm", "gavin", "green", None, None, None, None, None, None, None, None),
         ("social:g1", "social", "gavin", "green", "@gavingreen50", None, None, None, None, None, None, None),
         ("social:g2", "social", "gavin", None, "@gavingreen51", None, None, None, None, None, None, None)], SCHEMA)
-    linker = linkage.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
+    linker = prediction.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
     scored = linker.inference.predict().as_spark_dataframe().where("record_key_l = 'crm:g'")
     got = {r.record_key_r: (r.gamma_handle, r.mw_handle) for r in scored.collect()}
     assert got["social:g1"][0] == _handle_gamma(model, "handle spells the name, full names equal")

@@ -1,0 +1,39 @@
+"""Splink's charts of a run: the model (match weights, m/u parameters), waterfalls of a sample of scored
+pairs, and the cluster studio of a sample of clusters, as HTML files in the run's report folder."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from splink import Linker
+
+
+def write_charts(linker: Linker, predictions: object, folder: str, sample: int = 10) -> list[str]:
+    """Splink's model charts (match weights, m/u parameters) and waterfall charts of a sample of scored
+    pairs, as HTML files in `folder`; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    charts = {
+        "match_weights.html": linker.visualisations.match_weights_chart(),
+        "m_u_parameters.html": linker.visualisations.m_u_parameters_chart(),
+        "waterfall_sample.html": linker.visualisations.waterfall_chart(
+            predictions.as_record_list(limit=sample), filter_nulls=True),  # type: ignore[attr-defined]
+    }
+    written = []
+    for name, chart in charts.items():
+        path = os.path.join(folder, name)
+        chart.save(path)
+        written.append(path)
+    return written
+
+
+def cluster_studio(linker: Linker, predictions: object, clusters: DataFrame, records: DataFrame, path: str,
+                   sample: int = 10) -> str:
+    """Splink's cluster studio for a sample of multi-record clusters, as one HTML file."""
+    sized = clusters.groupBy("component").count().where("count > 1").orderBy(F.desc("count"), "component")
+    ids = [r.component for r in sized.limit(sample).collect()]
+    clustered = records.join(clusters.withColumnRenamed("component", "cluster_id"), "record_key")
+    frame = linker._db_api.register(clustered)  # noqa: SLF001 - Splink needs its own table handle
+    linker.visualisations.cluster_studio_dashboard(predictions, frame, path, cluster_ids=ids, overwrite=True)
+    return path

@@ -1,0 +1,87 @@
+"""Scoring: a Splink linker over the match keys, blocked comparison counts, predictions, and the first-name
+conflict guard (pairs whose records name two different first names never link)."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from splink import Linker, SettingsCreator
+
+from c360.errors import C360Error
+from c360.silver.linkage import comparisons as comps
+
+
+def spark_linker(spark: SparkSession, records: DataFrame, model: SettingsCreator | dict) -> Linker:
+    """A Splink linker over `records` (match keys) on Spark; intermediate tables go to Parquet under the
+    session's checkpoint folder (breaking Spark's lineage between Splink's steps)."""
+    from splink import SparkAPI
+
+    api = SparkAPI(spark_session=spark, break_lineage_method="parquet")
+    return Linker(api.register(records), model, log_level=logging.WARNING)
+
+
+def comparison_counts(linker: Linker) -> list[dict]:
+    """Comparisons each prediction blocking rule adds (after the earlier rules), exact counts."""
+    records = linker.blocking_analysis.count_comparisons_from_blocking_rules(record_sample_proportion=1.0)
+    return [{"rule": r["blocking_rule"], "comparisons": int(r["marginal_comparison_count"]),
+             "cumulative": int(r["cumulative_comparison_count"])} for r in records]
+
+
+def check_comparisons(counts: list[dict], limit: float) -> None:
+    """Stop before predicting when the blocking rules would generate more comparisons than `limit`."""
+    total = counts[-1]["cumulative"] if counts else 0
+    if total > limit:
+        worst = max(counts, key=lambda c: c["comparisons"])
+        raise C360Error(f"silver: the blocking rules would generate {total:,} comparisons (limit "
+                        f"silver.linkage.max_comparisons = {limit:,.0f}); the largest is {worst['rule']} with "
+                        f"{worst['comparisons']:,}. Tighten that rule or raise the limit.")
+
+
+def name_level_gamma(model: dict, label: str) -> int | None:
+    """Splink's gamma value of a name level in a model: the levels after the null level count down to 0."""
+    found = [c for c in model.get("comparisons", []) if c.get("output_column_name") == "name"]
+    if not found:
+        return None
+    labels = [lvl.get("label_for_charts") for lvl in found[0]["comparison_levels"] if not lvl.get("is_null_level")]
+    return len(labels) - 1 - labels.index(label) if label in labels else None
+
+
+def _top_gamma(model: dict, output: str) -> int | None:
+    """The gamma of a comparison's first (strongest) level, or None when the model has no such comparison."""
+    found = [c for c in model.get("comparisons", []) if c.get("output_column_name") == output]
+    return sum(1 for lvl in found[0]["comparison_levels"] if not lvl.get("is_null_level")) - 1 if found else None
+
+
+def first_names_conflict(pairs: DataFrame, model: dict) -> Column:
+    """Both records name a first name, the two differ by more than a typo, a nickname, an initial or a swap
+    (the name comparison fell to 'last name equal only' or below 'first name similar only'), and their
+    birth dates are not known to be equal. Family members share surname, address, phone and family e-mail,
+    which naive Bayes adds up to a strong match; different first names say they are two people, unless the
+    full birth date agrees too (a first name replaced or badly mistyped in one source; twins are the price)."""
+    gammas = [g for g in (name_level_gamma(model, label) for label in comps.NAME_CONFLICT_LEVELS) if g is not None]
+    if "gamma_name" not in pairs.columns or not gammas:
+        return F.lit(False)
+    conflict = (F.col("first_name_key_l").isNotNull() & F.col("first_name_key_r").isNotNull()
+                & F.col("gamma_name").isin(*gammas))
+    dob = _top_gamma(model, "date_of_birth")
+    if dob is not None and "gamma_date_of_birth" in pairs.columns:
+        conflict = conflict & (F.col("gamma_date_of_birth") != dob)
+    return conflict
+
+
+def predict(linker: Linker, model: dict, min_probability: float) -> tuple[DataFrame, object]:
+    """Scored pairs at or above `min_probability`: (record_key_l, record_key_r, match_probability,
+    match_weight, first_names_conflict) as a Spark DataFrame, and Splink's own frame of them (for charts)."""
+    predictions = linker.inference.predict(threshold_match_probability=min_probability)
+    scored = predictions.as_spark_dataframe()
+    pairs = scored.select(
+        "record_key_l", "record_key_r", F.col("match_probability").cast("double"), F.col("match_weight").cast("double"),
+        first_names_conflict(scored, model).alias("first_names_conflict"))
+    return pairs, predictions
+
+
+def without_conflicts(scored: DataFrame) -> DataFrame:
+    """The scored pairs that may link: those whose records do not name two different first names."""
+    return scored.where(~F.col("first_names_conflict")).drop("first_names_conflict")

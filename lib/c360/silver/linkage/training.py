@@ -1,0 +1,128 @@
+"""Estimating a model: the prior from near-certain rules, u by random sampling, m by EM per training rule.
+
+Each step can fail on data that cannot support it (no pair satisfies a near-certain rule, a level never
+seen among matches, three records in all). Training never ends in a traceback: a prior rule that finds no
+pair gives way to the next the fields allow, an EM session that fails is skipped (it works on a copy of the
+model), and when nothing can be estimated the result says what is missing, so the stage links by the
+deterministic rules alone and tells the user which setting fixes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from splink import Linker
+from splink.internals.exceptions import EMTrainingException  # not exported publicly in Splink 5.0
+
+from c360.silver.linkage.spec import ModelSpec, rule_sql
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How a model is estimated; defaults suit 10k-10M records."""
+
+    u_max_pairs: float = 5e6
+    seed: int = 42
+    prior_recall: float = 0.7
+
+
+@dataclass
+class TrainingResult:
+    """What training estimated, how long each step took, and what stopped it (None when it succeeded)."""
+
+    prior: float | None = None
+    prior_rules: list[str] = field(default_factory=list)
+    em_sessions: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    problem: str | None = None
+
+    def summary(self) -> dict:
+        return {"prior": self.prior, "prior_rules": self.prior_rules, "em_sessions": self.em_sessions,
+                "seconds": {k: round(v, 1) for k, v in self.seconds.items()}, "problem": self.problem}
+
+
+def training_sample(keys: DataFrame, max_records: int, seed: int) -> DataFrame:
+    """At most about `max_records` of `keys`, drawn uniformly with `seed`. Sampling records (not pairs)
+    keeps the share of matching pairs among all pairs, so the prior estimated on the sample still fits."""
+    total = keys.count()
+    return keys if total <= max_records else keys.sample(fraction=max_records / total, seed=seed)
+
+
+def allowed_pairs(total_records: int, unique_source_sizes: Mapping[str, int]) -> int:
+    """Pairs the model may compare: all pairs less those inside a no-duplicates source."""
+    inside = sum(n * (n - 1) // 2 for n in unique_source_sizes.values())
+    return total_records * (total_records - 1) // 2 - inside
+
+
+def estimate_prior(linker: Linker, spec: ModelSpec, recall: float, pairs: int, result: TrainingResult) -> bool:
+    """Set the prior from the first group of near-certain rules that finds pairs; False when none does."""
+    for group in spec.prior_rules:
+        rules = [rule_sql(r, spec.unique_sources) for r in group]
+        counts = linker.blocking_analysis.count_comparisons_from_blocking_rules(rules, record_sample_proportion=1.0)
+        observed = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+        if observed == 0:
+            log.info("silver: prior rules %s find no pair; trying the next", rules)
+            continue
+        prior = min(observed / recall, pairs) / max(pairs, 1)
+        # Splink's own estimator divides by every pair (no-duplicates sources' inner pairs included) and
+        # fails on 0; the value is the same setting it writes
+        linker._settings_obj._probability_two_random_records_match = prior  # noqa: SLF001
+        result.prior, result.prior_rules = prior, rules
+        return True
+    return False
+
+
+def _em(linker: Linker, rule: str, result: TrainingResult) -> bool:
+    started = time.monotonic()
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
+        result.em_sessions[rule] = "estimated"
+        return True
+    except EMTrainingException as exc:
+        result.em_sessions[rule] = "skipped: " + str(exc).splitlines()[0]
+    except (ValueError, ZeroDivisionError) as exc:
+        # Splink refuses an m that underflows (< 1e-300): on small or skewed data EM can push a level never
+        # seen among matches towards 0. The session works on a copy of the model; skipping it is safe.
+        result.em_sessions[rule] = "skipped: " + (str(exc).splitlines() or [type(exc).__name__])[0]
+    finally:
+        result.seconds[f"em {rule}"] = time.monotonic() - started
+    log.warning("silver: EM session on %s %s", rule, result.em_sessions[rule])
+    return False
+
+
+def train(linker: Linker, spec: ModelSpec, options: TrainingOptions, records: int,
+          unique_source_sizes: Mapping[str, int]) -> TrainingResult:
+    """Estimate the model in place; `result.problem` says why it could not be (then do not predict)."""
+    result = TrainingResult()
+    pairs = allowed_pairs(records, unique_source_sizes)
+    started = time.monotonic()
+    if pairs < 1 or not spec.comparisons:
+        result.problem = ("fewer than two records to compare" if pairs < 1 else
+                          "no field the model can compare is filled (names, birth date, e-mail, phone, address, ...)")
+        return result
+    found = estimate_prior(linker, spec, options.prior_recall, pairs, result)
+    result.seconds["prior"] = time.monotonic() - started
+    if not found:
+        tried = "; ".join(" or ".join(rule_sql(r) for r in g) for g in spec.prior_rules) or "none the fields allow"
+        result.problem = (f"no pair of records satisfies a near-certain rule ({tried}), so the share of matches "
+                          "cannot be estimated; map more fields (e-mail, phone, birth date) or set "
+                          "silver.linkage.prior_rules")
+        return result
+    started = time.monotonic()
+    try:
+        linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=options.seed)
+    except (ValueError, ZeroDivisionError) as exc:
+        result.problem = f"u could not be estimated by random sampling ({exc})"
+        return result
+    result.seconds["u"] = time.monotonic() - started
+    trained = [_em(linker, rule_sql(r, spec.unique_sources), result) for r in spec.training_rules]
+    if not any(trained):
+        result.problem = ("every EM session failed (too few records, or no matches among the pairs of "
+                          "silver.linkage.training_rules); see the warnings")
+    return result

@@ -110,8 +110,7 @@ def test_birth_dates_one_typo_or_swap_apart_are_compatible(spark: SparkSession) 
 
 def test_clusters_whose_birth_dates_conflict_or_that_share_a_no_duplicates_source_never_merge(spark: SparkSession) -> None:
     # 'a' and 'a2' are one person (stitched); 'b' links strongly to 'a2', which has no birth date, but
-    # contradicts 'a''s: a date the model never compared. Two single records ('x', 'y') were scored on
-    # their own dates, so their link stands.
+    # contradicts 'a''s; 'x' and 'y' link strongly although born years apart (father and son at one address)
     start = connected_components(nodes(spark, "a a2 b c d e f x y"), spark.createDataFrame([("a", "a2")], EDGE))
     scored = spark.createDataFrame([("a2", "b", 20.0), ("c", "d", 20.0), ("e", "f", 20.0), ("x", "y", 20.0)], SCORED)
     guards = spark.createDataFrame([
@@ -122,7 +121,7 @@ def test_clusters_whose_birth_dates_conflict_or_that_share_a_no_duplicates_sourc
         "record_key string, date_of_birth date, unique_source string")
     clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0, guards=guards)
     assert as_groups(clusters, "component") == {frozenset({"a", "a2"}), frozenset("b"), frozenset("cd"), frozenset("e"),
-                                                  frozenset("f"), frozenset("xy")}
+                                                  frozenset("f"), frozenset("x"), frozenset("y")}
 
 
 def test_links_below_the_threshold_are_ignored(spark: SparkSession) -> None:

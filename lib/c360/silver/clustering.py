@@ -90,8 +90,9 @@ def dates_compatible(a: Column, b: Column) -> Column:
 
 def _conflict_free(pairs: DataFrame, labels: DataFrame, guards: DataFrame | None) -> DataFrame:
     """Drop cluster pairs that cannot be one person: no birth date of one is compatible with one of the
-    other's (see dates_compatible; unless `dated`: the pair's best link compared both sides' only dates), or
-    both hold a record of the same no-duplicates source.
+    other's (see dates_compatible), or both hold a record of the same no-duplicates source. A link scored
+    high despite different dates is vetoed too: father and son at one address look just like a date replaced
+    in one source, and a wrong merge costs more than a miss.
     `guards`: (record_key, date_of_birth, unique_source), unique_source null where a source allows duplicates."""
     if guards is None:
         return pairs
@@ -108,12 +109,9 @@ def _conflict_free(pairs: DataFrame, labels: DataFrame, guards: DataFrame | None
 
     def empty(c: str) -> Column:
         return F.col(c).isNull() | (F.size(c) == 0)
-    # one date on each side, and the best link between them was scored on both: the model has weighed the
-    # difference (a date replaced in one source); the veto guards merges over dates it never compared
-    weighed = F.col("dated") & (F.size("dobs_a") == 1) & (F.size("dobs_b") == 1)
-    dates_ok = empty("dobs_a") | empty("dobs_b") | some_date | weighed
+    dates_ok = empty("dobs_a") | empty("dobs_b") | some_date
     sources_ok = empty("uniq_a") | empty("uniq_b") | ~F.arrays_overlap("uniq_a", "uniq_b")
-    return checked.where(dates_ok & sources_ok).select("a", "b", "w", "dated")
+    return checked.where(dates_ok & sources_ok).select("a", "b", "w")
 
 
 def _choices(pairs: DataFrame, related: DataFrame, dobs: DataFrame | None, margin: float) -> DataFrame:
@@ -138,18 +136,6 @@ def _choices(pairs: DataFrame, related: DataFrame, dobs: DataFrame | None, margi
         F.col("rival").isNull() | (F.col("w") - F.col("rival") >= margin)).select("a", "b")
 
 
-def _dated(edges: DataFrame, guards: DataFrame | None) -> DataFrame:
-    """`edges` with `dated`: both records carry a birth date, so the link's score weighed them."""
-    if guards is None:
-        return edges.withColumn("dated", F.lit(False))
-    known = guards.where(F.col("date_of_birth").isNotNull()).select("record_key").distinct()
-    left = known.select(F.col("record_key").alias("record_key_l"), F.lit(True).alias("_l"))
-    right = known.select(F.col("record_key").alias("record_key_r"), F.lit(True).alias("_r"))
-    out = edges.join(left, "record_key_l", "left").join(right, "record_key_r", "left")
-    return out.select("record_key_l", "record_key_r", "match_weight",
-                      (F.coalesce("_l", F.lit(False)) & F.coalesce("_r", F.lit(False))).alias("dated"))
-
-
 def _birth_dates(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
     """(component, dobs): the known birth dates of each cluster."""
     if guards is None:
@@ -172,17 +158,15 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
     odds) up only decide who is a rival (see _choices). Returns the components and the rounds.
     """
     edges = scored.where(F.col("match_weight") >= min(min_weight, related_weight)).select(
-        "record_key_l", "record_key_r", "match_weight")
-    edges = _dated(edges, guards).localCheckpoint()
+        "record_key_l", "record_key_r", "match_weight").localCheckpoint()
     labels = components.localCheckpoint()
     for round_no in range(1, max_rounds + 1):  # noqa: B007 - returned: how many rounds it took
         left = labels.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("a"))
         right = labels.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("b"))
         between = edges.join(left, "record_key_l").join(right, "record_key_r").where(F.col("a") != F.col("b"))
-        both = between.select("a", "b", "match_weight", "dated").unionByName(
-            between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight", "dated"))
-        pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"),
-                                           F.max_by("dated", F.struct("match_weight", "dated")).alias("dated"))
+        both = between.select("a", "b", "match_weight").unionByName(
+            between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
+        pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
         related = _conflict_free(pairs, labels, guards).localCheckpoint()
         choice = _choices(related.where(F.col("w") >= min_weight), related.where(F.col("w") >= related_weight),
                           _birth_dates(labels, guards), margin)

@@ -44,6 +44,7 @@ def test_names_and_email_only_add_a_training_rule_that_can_estimate_the_names() 
     spec = build(fill, config())
     assert [c.kind for c in spec.comparisons] == ["name", "email"]
     assert ("email_key",) in spec.training_rules, "a session that does not block on names estimates the name levels"
+    assert ("first_name_key", "last_name_key") not in spec.training_rules, "it would estimate nothing: e-mail reads first names"
 
 
 def test_a_field_filled_too_rarely_is_left_out() -> None:

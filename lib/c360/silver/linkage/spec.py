@@ -173,7 +173,8 @@ def comparison_reads(setting: ComparisonSetting) -> set[str]:
 def cover(comparisons: Sequence[ComparisonSetting], rules: list[Rule], present: frozenset[str]) -> tuple[list[Rule], list[str]]:
     """Training rules such that every comparison is estimated by at least one EM session (a session cannot
     estimate a comparison that reads a key its rule blocks on): the preferred rules, plus fallbacks where
-    needed. Returns the rules and the comparisons no available rule can estimate."""
+    needed, without sessions that could estimate nothing. Returns the rules and the comparisons no available
+    rule can estimate."""
     rules = list(rules)
     fallbacks = _available(FALLBACK_TRAINING, present)
     missing = []
@@ -186,7 +187,9 @@ def cover(comparisons: Sequence[ComparisonSetting], rules: list[Rule], present: 
             missing.append(setting.kind)
         else:
             rules.append(extra)
-    return rules, missing
+    # a session whose rule blocks on what every comparison reads would estimate nothing (Splink fails on it)
+    useful = [r for r in rules if any(not (rule_columns(r) & comparison_reads(c)) for c in comparisons)]
+    return useful, missing
 
 
 def build(fill: Mapping[str, float], config: C360Config) -> ModelSpec:

@@ -97,7 +97,7 @@ def run_c360(data: linkage_sets.LinkageSet, config, truth):  # noqa: ANN001, ANN
         "warning": summary["linkage"].get("warning"), **jvm_memory(spark)}
 
 
-def guard_ablation(spark, store, config, truth, base: dict) -> dict:  # noqa: ANN001
+def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
     """What each guard removes: cluster the same scored pairs with one guard switched off at a time; the
     difference in true and false linked pairs against the full run is what that guard keeps out."""
     settings = config.silver.linkage
@@ -159,7 +159,7 @@ def bench(spec: str, args: argparse.Namespace) -> dict:
     spark, store, c360 = run_c360(data, config, truth)
     row = {"set": data.name, "c360": c360}
     if args.guards:
-        row["guards"] = guard_ablation(spark, store, config, truth, c360)
+        row["guards"] = guard_ablation(spark, store, config, truth)
     if not args.no_peer:
         row["peer"] = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only)
     return row

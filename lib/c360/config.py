@@ -200,7 +200,6 @@ LINKAGE_KEYS: tuple[str, ...] = (
 )
 """The match keys linkage compares and blocks on (c360.silver.linkage.keys derives them)."""
 
-COMPARISON_KINDS = ("name", "date", "exact", "email", "phone", "address", "handle", "company")
 MATCH_FIELD_KEYS = {"first_name": "first_name_key", "last_name": "last_name_key", "date_of_birth": "date_of_birth",
                     "email": "email_key", "phone": "phone_e164", "street": "street_key", "city": "city_key",
                     "postcode": "postcode_key", "company": "company_key", "social_handle": "handle_key"}
@@ -226,8 +225,7 @@ def _check_rules(rules: list[Rule] | None) -> list[Rule] | None:
 
 class ComparisonSetting(_Strict):
     """One comparison of the model: a kind from the vocabulary, the field it reads (exact; date defaults to
-    date_of_birth),
-    and whether equal values are weighted by how common they are (term frequency)."""
+    date_of_birth), and whether equal values are weighted by how common they are (term frequency)."""
 
     kind: Literal["name", "date", "exact", "email", "phone", "address", "handle", "company"]
     field: str | None = None

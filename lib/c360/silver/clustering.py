@@ -88,22 +88,27 @@ def dates_compatible(a: Column, b: Column) -> Column:
     return (F.levenshtein(x, y) <= 1) | transposed | swapped
 
 
-def _conflict_free(pairs: DataFrame, labels: DataFrame, guards: DataFrame | None) -> DataFrame:
+def _cluster_guards(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
+    """(component, dobs, uniq): each cluster's known birth dates and no-duplicates sources, once per round."""
+    if guards is None:
+        return None
+    if "unique_source" not in guards.columns:
+        guards = guards.withColumn("unique_source", F.lit(None).cast("string"))
+    return (labels.join(guards, "record_key")
+            .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"),
+                                      F.collect_set("unique_source").alias("uniq"))
+            .where((F.size("dobs") > 0) | (F.size("uniq") > 0)))
+
+
+def _conflict_free(pairs: DataFrame, facts: DataFrame | None) -> DataFrame:
     """Drop cluster pairs that cannot be one person: no birth date of one is compatible with one of the
     other's (see dates_compatible), or both hold a record of the same no-duplicates source. A link scored
     high despite different dates is vetoed too: father and son at one address look just like a date replaced
-    in one source, and a wrong merge costs more than a miss.
-    `guards`: (record_key, date_of_birth, unique_source), unique_source null where a source allows duplicates."""
-    if guards is None:
+    in one source, and a wrong merge costs more than a miss. `facts`: see _cluster_guards."""
+    if facts is None:
         return pairs
-    if "unique_source" not in guards.columns:
-        guards = guards.withColumn("unique_source", F.lit(None).cast("string"))
-    known = (labels.join(guards, "record_key")
-             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"),
-                                       F.collect_set("unique_source").alias("uniq"))
-             .where((F.size("dobs") > 0) | (F.size("uniq") > 0)))
-    a = known.select(F.col("component").alias("a"), F.col("dobs").alias("dobs_a"), F.col("uniq").alias("uniq_a"))
-    b = known.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"), F.col("uniq").alias("uniq_b"))
+    a = facts.select(F.col("component").alias("a"), F.col("dobs").alias("dobs_a"), F.col("uniq").alias("uniq_a"))
+    b = facts.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"), F.col("uniq").alias("uniq_b"))
     checked = pairs.join(a, "a", "left").join(b, "b", "left")
     some_date = F.exists("dobs_a", lambda x: F.exists("dobs_b", lambda y: dates_compatible(x, y)))
 
@@ -114,10 +119,10 @@ def _conflict_free(pairs: DataFrame, labels: DataFrame, guards: DataFrame | None
     return checked.where(dates_ok & sources_ok).select("a", "b", "w")
 
 
-def _choices(pairs: DataFrame, related: DataFrame, dobs: DataFrame | None, margin: float) -> DataFrame:
+def _choices(pairs: DataFrame, related: DataFrame, facts: DataFrame | None, margin: float) -> DataFrame:
     """Each cluster's best partner (a, b), kept when it beats by `margin` every rival: another partner c that
     may be someone else. c is no rival when it is related to b (`related`: their best link leans to one
-    person) or when both have known birth dates and some agree (`dobs`: component, dobs). A record and two
+    person) or when both have known birth dates and some agree (`facts`: see _cluster_guards). A record and two
     duplicates mistyped differently form such a star: the tips score low against each other, yet their
     dates agree; two namesakes a social profile fits equally well are told apart by theirs."""
     rank = Window.partitionBy("a").orderBy(F.desc("w"), "b")
@@ -126,22 +131,14 @@ def _choices(pairs: DataFrame, related: DataFrame, dobs: DataFrame | None, margi
               .where(F.col("c") != F.col("b")))
     linked = related.select(F.col("a").alias("b"), F.col("b").alias("c"))
     rivals = others.join(linked, ["b", "c"], "left_anti")
-    if dobs is not None:
-        of_b = dobs.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"))
-        of_c = dobs.select(F.col("component").alias("c"), F.col("dobs").alias("dobs_c"))
+    if facts is not None:
+        of_b = facts.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"))
+        of_c = facts.select(F.col("component").alias("c"), F.col("dobs").alias("dobs_c"))
         agree = F.exists("dobs_b", lambda x: F.exists("dobs_c", lambda y: dates_compatible(x, y)))
         rivals = rivals.join(of_b, "b", "left").join(of_c, "c", "left").where(~F.coalesce(agree, F.lit(False)))
     rivals = rivals.groupBy("a").agg(F.max("w2").alias("rival"))
     return top.join(rivals, "a", "left").where(
         F.col("rival").isNull() | (F.col("w") - F.col("rival") >= margin)).select("a", "b")
-
-
-def _birth_dates(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
-    """(component, dobs): the known birth dates of each cluster."""
-    if guards is None:
-        return None
-    known = labels.join(guards.where(F.col("date_of_birth").isNotNull()), "record_key")
-    return known.groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"))
 
 
 def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: float, margin: float,
@@ -167,9 +164,11 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
         both = between.select("a", "b", "match_weight").unionByName(
             between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
         pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
-        related = _conflict_free(pairs, labels, guards).localCheckpoint()
+        facts = _cluster_guards(labels, guards)
+        facts = facts.localCheckpoint() if facts is not None else None
+        related = _conflict_free(pairs, facts).localCheckpoint()
         choice = _choices(related.where(F.col("w") >= min_weight), related.where(F.col("w") >= related_weight),
-                          _birth_dates(labels, guards), margin)
+                          facts, margin)
         mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
         merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
             F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from c360.config import C360Config, SourceConfig
+from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.silver import clustering, model as model_store
@@ -135,9 +135,9 @@ def score(ctx: RunContext, keys: DataFrame, model: model_store.ModelFile, report
     conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
     seconds = round(time.monotonic() - started, 1)
     log.info("silver: scored %s comparisons in %.0fs", f"{counts[-1]['cumulative']:,}" if counts else 0, seconds)
-    charts = charts_module.write_charts(linker, splink_frame, report_dir)
+    charts_module.write_charts(linker, splink_frame, report_dir)
     summary = {"comparisons": counts[-1]["cumulative"] if counts else 0, "blocking": counts, "predict_seconds": seconds,
-               "pairs_above_threshold_with_other_first_names": conflicting, "charts": report_dir, "chart_files": charts}
+               "pairs_above_threshold_with_other_first_names": conflicting, "charts": report_dir}
     return prediction.without_conflicts(scored), summary, (linker, splink_frame)
 
 
@@ -173,9 +173,7 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
     ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()
     if linked is not None:
         linker, frame = linked
-        summary["chart_files"].append(charts_module.cluster_studio(linker, frame, components, keys,
-                                                                   os.path.join(report_dir, "cluster_studio.html")))
-    summary.pop("chart_files", None)
+        charts_module.cluster_studio(linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
     return {"pairs": pairs, "hubs": hubs, "identity_map": identity_map(records, ids, pairs, previous, datetime.now(timezone.utc)),
             "summary": summary}
 

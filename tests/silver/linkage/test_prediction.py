@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from c360.errors import C360Error
 from c360.silver import model as model_store
 from c360.silver.clustering import best_link_clusters, connected_components
-from c360.silver.linkage import comparisons, prediction, training
+from c360.silver.linkage import comparisons, prediction
 from c360.silver.linkage.keys import linkage_input
 
 DATA = Path(__file__).parent.parent / "data"
@@ -88,9 +88,10 @@ def _handle_levels(model: model_store.ModelFile) -> list[dict]:
 
 
 def _handle_gamma(model: model_store.ModelFile, label: str) -> int:
-    """Splink's gamma value of a handle level: the levels count down to 0 from the first after the null level."""
-    labels = [level.get("label_for_charts") for level in _handle_levels(model)]
-    return len(labels) - 1 - labels.index(label)
+    """Splink's gamma value of a handle level."""
+    gamma = prediction.level_gamma(model.load(), "handle", label)
+    assert gamma is not None, label
+    return gamma
 
 
 def test_blocking_that_explodes_stops_before_predicting() -> None:

@@ -39,19 +39,16 @@ def check_comparisons(counts: list[dict], limit: float) -> None:
                         f"{worst['comparisons']:,}. Tighten that rule or raise the limit.")
 
 
-def name_level_gamma(model: dict, label: str) -> int | None:
-    """Splink's gamma value of a name level in a model: the levels after the null level count down to 0."""
-    found = [c for c in model.get("comparisons", []) if c.get("output_column_name") == "name"]
+def level_gamma(model: dict, output: str, label: str | None = None) -> int | None:
+    """Splink's gamma value of a comparison's level in a model (the levels after the null level count down
+    to 0); the strongest level when `label` is None; None when the model has no such comparison or level."""
+    found = [c for c in model.get("comparisons", []) if c.get("output_column_name") == output]
     if not found:
         return None
     labels = [lvl.get("label_for_charts") for lvl in found[0]["comparison_levels"] if not lvl.get("is_null_level")]
+    if label is None:
+        return len(labels) - 1
     return len(labels) - 1 - labels.index(label) if label in labels else None
-
-
-def _top_gamma(model: dict, output: str) -> int | None:
-    """The gamma of a comparison's first (strongest) level, or None when the model has no such comparison."""
-    found = [c for c in model.get("comparisons", []) if c.get("output_column_name") == output]
-    return sum(1 for lvl in found[0]["comparison_levels"] if not lvl.get("is_null_level")) - 1 if found else None
 
 
 def first_names_conflict(pairs: DataFrame, model: dict) -> Column:
@@ -60,12 +57,12 @@ def first_names_conflict(pairs: DataFrame, model: dict) -> Column:
     birth dates are not known to be equal. Family members share surname, address, phone and family e-mail,
     which naive Bayes adds up to a strong match; different first names say they are two people, unless the
     full birth date agrees too (a first name replaced or badly mistyped in one source; twins are the price)."""
-    gammas = [g for g in (name_level_gamma(model, label) for label in comps.NAME_CONFLICT_LEVELS) if g is not None]
+    gammas = [g for g in (level_gamma(model, "name", label) for label in comps.NAME_CONFLICT_LEVELS) if g is not None]
     if "gamma_name" not in pairs.columns or not gammas:
         return F.lit(False)
     conflict = (F.col("first_name_key_l").isNotNull() & F.col("first_name_key_r").isNotNull()
                 & F.col("gamma_name").isin(*gammas))
-    dob = _top_gamma(model, "date_of_birth")
+    dob = level_gamma(model, "date_of_birth")
     if dob is not None and "gamma_date_of_birth" in pairs.columns:
         conflict = conflict & (F.col("gamma_date_of_birth") != dob)
     return conflict

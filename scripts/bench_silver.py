@@ -38,6 +38,8 @@ from c360.session import session_for  # noqa: E402
 from c360.silver import clustering, model as model_store, stage  # noqa: E402
 from c360.silver.evaluation import blocking_recall, evaluate  # noqa: E402
 from c360.silver.linkage import prediction  # noqa: E402
+from c360.silver.linkage.backends.spark import SparkBackend  # noqa: E402
+from c360.silver.linkage.portable import for_dialect  # noqa: E402
 from c360.silver.linkage.keys import linkage_input  # noqa: E402
 from c360.silver.linkage.spec import build as build_spec, profile  # noqa: E402
 from c360.silver.person_records import latest_versions, mapped_fields  # noqa: E402
@@ -94,7 +96,8 @@ def run_c360(data: linkage_sets.LinkageSet, config, truth):  # noqa: ANN001, ANN
         "silver_s": round(silver_s, 1), "train_s": round(sum(training.get("seconds", {}).values()), 1),
         "predict_s": summary["predict_seconds"], "cluster_s": summary["clustering_seconds"],
         "conflicts_removed": summary.get("pairs_above_threshold_with_other_first_names", 0),
-        "warning": summary["linkage"].get("warning"), **jvm_memory(spark)}
+        "warning": summary["linkage"].get("warning"), "backend": summary["linkage"].get("backend", {}).get("name"),
+        "seconds_per_step": summary.get("seconds_per_step", {}), **jvm_memory(spark)}
 
 
 def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
@@ -107,9 +110,11 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
     model = model_store.latest(model_store.model_dir(config))
     if model is None:
         return {}
-    linker = prediction.spark_linker(spark, keys, model.load())
-    scored, _ = prediction.predict(linker, model.load(), min_probability=min(0.5, settings.threshold))
-    scored = scored.localCheckpoint()
+    with SparkBackend(spark) as backend:
+        saved = for_dialect(model.load(), spec, backend.dialect)
+        scored, _ = prediction.predict(backend, backend.linker(keys, saved), saved,
+                                       min_probability=min(0.5, settings.threshold))
+        scored = scored.localCheckpoint()
     exact = store.read("silver.match_pairs").where(F.col("method").startswith("exact")).select("record_key_l", "record_key_r")
     start = clustering.connected_components(records, exact)
     min_weight = math.log2(settings.threshold / (1 - settings.threshold))
@@ -122,13 +127,15 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
         return pairs_of(clustering.best_link_clusters(start, edges, min_weight, margin, guards=guards)[0])
 
     allowed = prediction.without_conflicts(scored)
-    guards = stage.unique_guard(records, spec)
+    guards = stage.cluster_guards(keys, spec)
     no_dates = guards.withColumn("date_of_birth", F.lit(None).cast("date"))
+    no_handles = guards.withColumn("handle_digits", F.lit(None).cast("string"))
     above = scored.where(F.col("match_probability") >= settings.threshold).select("record_key_l", "record_key_r")
     full = mutual(allowed, guards, settings.ambiguity_margin)
     variants = {
         "first-name conflict": mutual(scored.drop("first_names_conflict"), guards, settings.ambiguity_margin),
         "birth-date conflict": mutual(allowed, no_dates, settings.ambiguity_margin),
+        "handle conflict": mutual(allowed, no_handles, settings.ambiguity_margin),
         "ambiguity margin": mutual(allowed, guards, 0.0),
     }
     if records.count() <= CC_LIMIT:

@@ -201,13 +201,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from c360 import pipeline
     from c360.silver.linkage.keys import linkage_input
     from c360.silver.linkage.spec import build, profile
-    from c360.silver.stage import all_person_records, train_model
+    from c360.silver.stage import all_person_records, linkage_backend, train_model
 
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
     keys = linkage_input(all_person_records(ctx)).localCheckpoint()
     spec = build(profile(keys), config)
-    saved, result = train_model(ctx, keys, spec)
+    with linkage_backend(ctx, keys) as (backend, _):
+        saved, result = train_model(ctx, keys, spec, backend)
     if saved is None:
         raise C360Error(f"c360 train: no model could be estimated: {result.problem}")
     print(f"trained model version {saved.version}: {saved.path}")

@@ -195,7 +195,7 @@ DEFAULT_STITCHING = {"email": 4, "phone": 4, "login_id": 3, "loyalty_id": 3, "so
 LINKAGE_KEYS: tuple[str, ...] = (
     "record_key", "source", "first_name_key", "last_name_key", "first_name_forms", "first_name_phonetic",
     "last_name_phonetic", "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key",
-    "postcode_prefix", "company_key", "handle_key", "name_prefix_key", "email_user_key", "handle_block",
+    "postcode_prefix", "company_key", "handle_key", "handle_digits", "name_prefix_key", "email_user_key", "handle_block",
     "name_block", "email_block", "handle_name_key", "full_name_key",
 )
 """The match keys linkage compares and blocks on (c360.silver.linkage.keys derives them)."""
@@ -273,6 +273,12 @@ class LinkageSettings(_Strict):
     date) grow faster than the records, and a few hundred thousand records estimate the parameters well;
     predictions always cover every record."""
     seed: int = 42
+    backend: Literal["auto", "duckdb", "spark"] = "auto"
+    """Where Splink runs: DuckDB (embedded, fastest on one machine) or Spark (a cluster); auto picks DuckDB
+    when the Spark master is local and there are at most `duckdb_max_records` person records."""
+    duckdb_max_records: int = Field(default=20_000_000, ge=0)
+    duckdb_memory_limit: str = Field(default="4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    """DuckDB's memory cap beside the JVM (it spills to disk beyond it)."""
 
     _rules_known = field_validator("blocking_rules", "training_rules", "prior_rules")(_check_rules)
 

@@ -124,6 +124,18 @@ def test_clusters_whose_birth_dates_conflict_or_that_share_a_no_duplicates_sourc
                                                   frozenset("f"), frozenset("x"), frozenset("y")}
 
 
+def test_clusters_holding_namesake_handles_never_merge(spark: SparkSession) -> None:
+    # 'p' and 'q': two profiles whose handles spell one name with other digits (namesakes); 'r' and 's':
+    # one profile whose handle has no digits and one with, which may be one person's
+    start = connected_components(nodes(spark, "p q r s"), spark.createDataFrame([], EDGE))
+    scored = spark.createDataFrame([("p", "q", 20.0), ("r", "s", 20.0)], SCORED)
+    guards = spark.createDataFrame([("p", "gavingreen", "50"), ("q", "gavingreen", "17"), ("r", "annalee", None),
+                                    ("s", "annalee", "84")], "record_key string, handle_key string, handle_digits string")
+    clusters, _ = best_link_clusters(start, scored, min_weight=3.0, margin=3.0,
+                                     guards=guards.withColumn("date_of_birth", F.lit(None).cast("date")))
+    assert as_groups(clusters, "component") == {frozenset("p"), frozenset("q"), frozenset("rs")}
+
+
 def test_links_below_the_threshold_are_ignored(spark: SparkSession) -> None:
     start = connected_components(nodes(spark, "a b"), spark.createDataFrame([], EDGE))
     clusters, _ = best_link_clusters(start, spark.createDataFrame([("a", "b", 2.0)], SCORED), min_weight=3.0, margin=3.0)

@@ -37,6 +37,9 @@ def test_silver_stage_end_to_end(project_root: Path, tmp_path: Path, spark: Spar
     assert model is not None and model.version == summary["model_version"] == 1
     assert {"match_weights.html", "m_u_parameters.html", "waterfall_sample.html", "cluster_studio.html"} <= {
         p.name for p in Path(summary["charts"]).iterdir()}
+    assert summary["linkage"]["backend"]["name"] == "duckdb", "auto: a local master links on DuckDB"
+    assert {"person records", "match keys", "model", "comparison counts", "predict", "clustering", "customer ids",
+            "charts", "writes", "interactions"} <= set(summary["seconds_per_step"])
     identity = store.read("silver.identity_map")
     assert tuple(identity.columns) == COLUMNS
     assert identity.count() == store.read("silver.person_records").count() == summary["person_records"]

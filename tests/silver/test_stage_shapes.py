@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 
 def run_silver(spark: SparkSession, tmp_path: Path, frames: dict[str, pd.DataFrame], fields: dict,
-               unique: bool = False) -> tuple[dict, object]:
-    """Land `frames` as Parquet person sources, run bronze and silver; (silver summary, store)."""
+               unique: bool = False, linkage: dict | None = None) -> tuple[dict, object]:
+    """Land `frames` as Parquet person sources, run bronze and silver (`linkage`: silver.linkage settings);
+    (silver summary, store)."""
     sources = []
     for name, frame in frames.items():
         path = tmp_path / "landing" / f"{name}.parquet"
@@ -35,8 +36,8 @@ def run_silver(spark: SparkSession, tmp_path: Path, frames: dict[str, pd.DataFra
         frame.astype("string").to_parquet(path, index=False)
         sources.append({"name": name, "kind": "person", "format": "parquet", "path": str(path), "id": "id",
                         "no_duplicates": unique, "fields": fields})
-    config = parse_config({"warehouse": str(tmp_path / "warehouse"), "engine": "delta-rs", "sources": sources},
-                          tmp_path / "c360.yaml")
+    config = parse_config({"warehouse": str(tmp_path / "warehouse"), "engine": "delta-rs", "sources": sources,
+                           "silver": {"linkage": linkage or {}}}, tmp_path / "c360.yaml")
     store = open_store(spark, "delta-rs", config.warehouse)
     for stage in ("bronze", "silver"):
         ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360.checkpoint import checkpoint
 from c360.config import AccountSettings, SourceConfig
 from c360.silver.person_records import identifier_map, latest_versions
 
@@ -41,10 +42,10 @@ def hierarchy(accounts: DataFrame) -> DataFrame:
         issue = (F.when(active & F.col("_pid").isNull(), F.lit("unknown_parent"))
                  .when(active & F.array_contains("_path", F.col("_cur")), F.lit("cycle")).otherwise(F.col("_issue")))
         advance = active & issue.isNull()
-        walk = step.select(
+        walk = checkpoint(step.select(
             "account_id", F.when(advance, F.col("_next")).when(active, F.lit(None)).otherwise(F.col("_cur")).alias("_cur"),
             F.when(advance, F.concat("_path", F.array("_cur"))).otherwise(F.col("_path")).alias("_path"),
-            issue.alias("_issue")).localCheckpoint()
+            issue.alias("_issue")))
         if walk.where(F.col("_cur").isNotNull() & F.col("_issue").isNull()).isEmpty():
             break
     walk = walk.withColumn("_issue", F.when(F.col("_cur").isNotNull() & F.col("_issue").isNull(), F.lit("too_deep"))

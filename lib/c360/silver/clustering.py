@@ -15,6 +15,7 @@ import logging
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from c360.checkpoint import checkpoint
 from c360.errors import C360Error
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ def connected_components(nodes: DataFrame, edges: DataFrame, max_iterations: int
     """(record_key, component) for every node; `component` is the smallest record key of its component."""
     links = edges.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst"))
     # materialised once: the edges are usually a deep plan (stitching, linkage) and every round reads them
-    links = links.unionByName(links.select(F.col("dst").alias("src"), F.col("src").alias("dst"))).distinct().localCheckpoint()
-    labels = nodes.select("record_key").distinct().withColumn("component", F.col("record_key")).localCheckpoint()
+    links = checkpoint(links.unionByName(links.select(F.col("dst").alias("src"), F.col("src").alias("dst"))).distinct())
+    labels = checkpoint(nodes.select("record_key").distinct().withColumn("component", F.col("record_key")))
     for iteration in range(1, max_iterations + 1):
         offered = (links.join(labels.withColumnRenamed("record_key", "src"), "src")
                    .groupBy(F.col("dst").alias("record_key")).agg(F.min("component").alias("offer")))
         updated = (labels.join(offered, "record_key", "left")
                    .select("record_key", F.least("component", F.coalesce("offer", "component")).alias("component")))
-        updated = updated.localCheckpoint() if iteration % checkpoint_every == 0 else updated.cache()
+        updated = checkpoint(updated) if iteration % checkpoint_every == 0 else updated.cache()
         before = labels.withColumnRenamed("component", "before")
         changed = updated.join(before, "record_key").where(F.col("component") != F.col("before")).count()
         labels.unpersist()
@@ -89,26 +90,39 @@ def dates_compatible(a: Column, b: Column) -> Column:
 
 
 def _cluster_guards(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
-    """(component, dobs, uniq): each cluster's known birth dates and no-duplicates sources, once per round."""
+    """(component, dobs, uniq, handles): each cluster's known birth dates, no-duplicates sources and
+    numbered handles ('letters#digits'), once per round."""
     if guards is None:
         return None
-    if "unique_source" not in guards.columns:
-        guards = guards.withColumn("unique_source", F.lit(None).cast("string"))
+    for column in ("unique_source", "handle_key", "handle_digits"):
+        if column not in guards.columns:
+            guards = guards.withColumn(column, F.lit(None).cast("string"))
+    numbered = F.when(F.col("handle_digits").isNotNull(), F.concat_ws("#", "handle_key", "handle_digits"))
     return (labels.join(guards, "record_key")
             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"),
-                                      F.collect_set("unique_source").alias("uniq"))
-            .where((F.size("dobs") > 0) | (F.size("uniq") > 0)))
+                                      F.collect_set("unique_source").alias("uniq"),
+                                      F.collect_set(numbered).alias("handles"))
+            .where((F.size("dobs") > 0) | (F.size("uniq") > 0) | (F.size("handles") > 0)))
+
+
+def _handles_conflict(a: Column, b: Column) -> Column:
+    """Some handle of one cluster spells the same letters as one of the other's with other digits:
+    '@gavingreen50' and '@gavingreen17' are two accounts, and namesakes' handles look just like that."""
+    return F.exists(a, lambda x: F.exists(b, lambda y: (F.split(x, "#").getItem(0) == F.split(y, "#").getItem(0)) & (x != y)))
 
 
 def _conflict_free(pairs: DataFrame, facts: DataFrame | None) -> DataFrame:
     """Drop cluster pairs that cannot be one person: no birth date of one is compatible with one of the
-    other's (see dates_compatible), or both hold a record of the same no-duplicates source. A link scored
-    high despite different dates is vetoed too: father and son at one address look just like a date replaced
-    in one source, and a wrong merge costs more than a miss. `facts`: see _cluster_guards."""
+    other's (see dates_compatible), both hold a record of the same no-duplicates source, or their handles
+    conflict (see _handles_conflict). A link scored high despite different dates is vetoed too: father and
+    son at one address look just like a date replaced in one source, and a wrong merge costs more than a
+    miss. `facts`: see _cluster_guards."""
     if facts is None:
         return pairs
-    a = facts.select(F.col("component").alias("a"), F.col("dobs").alias("dobs_a"), F.col("uniq").alias("uniq_a"))
-    b = facts.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"), F.col("uniq").alias("uniq_b"))
+    a = facts.select(F.col("component").alias("a"), F.col("dobs").alias("dobs_a"), F.col("uniq").alias("uniq_a"),
+                     F.col("handles").alias("handles_a"))
+    b = facts.select(F.col("component").alias("b"), F.col("dobs").alias("dobs_b"), F.col("uniq").alias("uniq_b"),
+                     F.col("handles").alias("handles_b"))
     checked = pairs.join(a, "a", "left").join(b, "b", "left")
     some_date = F.exists("dobs_a", lambda x: F.exists("dobs_b", lambda y: dates_compatible(x, y)))
 
@@ -116,7 +130,8 @@ def _conflict_free(pairs: DataFrame, facts: DataFrame | None) -> DataFrame:
         return F.col(c).isNull() | (F.size(c) == 0)
     dates_ok = empty("dobs_a") | empty("dobs_b") | some_date
     sources_ok = empty("uniq_a") | empty("uniq_b") | ~F.arrays_overlap("uniq_a", "uniq_b")
-    return checked.where(dates_ok & sources_ok).select("a", "b", "w")
+    handles_ok = empty("handles_a") | empty("handles_b") | ~_handles_conflict(F.col("handles_a"), F.col("handles_b"))
+    return checked.where(dates_ok & sources_ok & handles_ok).select("a", "b", "w")
 
 
 def _choices(pairs: DataFrame, related: DataFrame, facts: DataFrame | None, margin: float) -> DataFrame:
@@ -147,16 +162,16 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
     """Grow clusters from `components` (record_key, component) with scored edges (record_key_l,
     record_key_r, match_weight): two clusters merge only when each is the other's best partner, that
     partner beats the next-best unrelated one by `margin` (log2 odds), and they do not contradict each other
-    (`guards`: record_key, date_of_birth and unique_source; see _conflict_free).
+    (`guards`: record_key, date_of_birth, unique_source, handle_key and handle_digits; see _conflict_free).
 
     Plain connected components on probabilistic links chain people together: a social profile that only
     says 'Gavin' and '@gavingreen50' matches both Gavin Greens of a city, and would merge them. Mutual best
     links with a margin leave such an ambiguous record on its own. Links from `related_weight` (0: even
     odds) up only decide who is a rival (see _choices). Returns the components and the rounds.
     """
-    edges = scored.where(F.col("match_weight") >= min(min_weight, related_weight)).select(
-        "record_key_l", "record_key_r", "match_weight").localCheckpoint()
-    labels = components.localCheckpoint()
+    edges = checkpoint(scored.where(F.col("match_weight") >= min(min_weight, related_weight)).select(
+        "record_key_l", "record_key_r", "match_weight"))
+    labels = checkpoint(components)
     for round_no in range(1, max_rounds + 1):  # noqa: B007 - returned: how many rounds it took
         left = labels.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("a"))
         right = labels.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("b"))
@@ -165,18 +180,18 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
             between.select(F.col("b").alias("a"), F.col("a").alias("b"), "match_weight"))
         pairs = both.groupBy("a", "b").agg(F.max("match_weight").alias("w"))
         facts = _cluster_guards(labels, guards)
-        facts = facts.localCheckpoint() if facts is not None else None
-        related = _conflict_free(pairs, facts).localCheckpoint()
+        facts = checkpoint(facts) if facts is not None else None
+        related = checkpoint(_conflict_free(pairs, facts))
         choice = _choices(related.where(F.col("w") >= min_weight), related.where(F.col("w") >= related_weight),
                           facts, margin)
         mutual = choice.alias("x").join(choice.alias("y"), (F.col("x.a") == F.col("y.b")) & (F.col("x.b") == F.col("y.a")))
-        merges = mutual.where(F.col("x.a") > F.col("x.b")).select(
-            F.col("x.a").alias("old"), F.col("x.b").alias("new")).localCheckpoint()
+        merges = checkpoint(mutual.where(F.col("x.a") > F.col("x.b")).select(
+            F.col("x.a").alias("old"), F.col("x.b").alias("new")))
         merged = merges.count()
         log.info("clustering: round %d of mutual best links merges %d clusters", round_no, merged)
         if merged == 0:
             break
-        labels = _relabel(labels, merges).localCheckpoint()
+        labels = checkpoint(_relabel(labels, merges))
     return labels, round_no
 
 

@@ -19,6 +19,8 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
@@ -29,6 +31,8 @@ from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.silver import clustering, model as model_store
 from c360.silver.linkage import charts as charts_module, prediction, training
+from c360.silver.linkage.backends import LinkageBackend, choose
+from c360.silver.linkage.portable import for_dialect
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.linkage.spec import ModelSpec, build as build_spec, profile, splink_settings
 from c360.silver.linkage.training import TrainingResult
@@ -37,6 +41,7 @@ from c360.silver.interactions import interaction_records, stitch_cookies
 from c360.silver.person_records import person_records
 from c360.silver.stitching import deterministic_edges
 from c360.storage import Txn
+from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 RUNS = "silver._runs"
@@ -72,15 +77,25 @@ def fingerprint(ctx: RunContext, model_version: int | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec) -> tuple[model_store.ModelFile | None, TrainingResult]:
-    """Train a new model version of `spec` on these match keys (a sample of `train_max_records` of them) and
-    save it; (None, result) when the data cannot support a model (result.problem says why)."""
+@contextmanager
+def linkage_backend(ctx: RunContext, keys: DataFrame) -> Iterator[tuple[LinkageBackend, str]]:
+    """The run's linkage backend (silver.linkage.backend) and why it was chosen, closed when the block ends."""
+    backend, why = choose(ctx.spark, ctx.config.silver.linkage, keys.count())
+    log.info("silver: linkage on %s (%s)", backend.name, why)
+    with backend:
+        yield backend, why
+
+
+def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
+                backend: LinkageBackend) -> tuple[model_store.ModelFile | None, TrainingResult]:
+    """Train a new model version of `spec` on these match keys (a sample of `train_max_records` of them) on
+    `backend` and save it; (None, result) when the data cannot support a model (result.problem says why)."""
     settings = ctx.config.silver.linkage
     started = time.monotonic()
     total = keys.count()
     sample = training.training_sample(keys, settings.train_max_records, settings.seed).localCheckpoint()
     sizes = {r.source: r["count"] for r in sample.groupBy("source").count().collect()}
-    linker = prediction.spark_linker(ctx.spark, sample, splink_settings(spec))
+    linker = backend.linker(sample, splink_settings(spec))
     result = training.train(linker, spec, training.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed),
                             records=sum(sizes.values()), unique_source_sizes={s: sizes.get(s, 0) for s in spec.unique_sources})
     if result.problem:
@@ -88,13 +103,14 @@ def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec) -> tuple[mode
         return None, result
     saved = model_store.save(model_store.model_dir(ctx.config), linker.misc.save_model_to_json(), {
         "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": sum(sizes.values()),
-        "of_records": total, "seconds": round(time.monotonic() - started, 1), "spec": spec.fingerprint(),
+        "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name, "spec": spec.fingerprint(),
         "spec_detail": spec.describe(), "training": result.summary()})
     log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
     return saved, result
 
 
-def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec) -> tuple[model_store.ModelFile | None, dict]:
+def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
+              backend: LinkageBackend) -> tuple[model_store.ModelFile | None, dict]:
     """The saved model when it was built for this spec; else a new version (or a stop, if
     silver.linkage.on_model_mismatch is 'fail'). Returns it (None: link deterministically) and notes."""
     current = model_store.latest(model_store.model_dir(ctx.config))
@@ -107,73 +123,79 @@ def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec) -> tuple[model_
         current = None
     if current is not None:
         return current, {}
-    saved, result = train_model(ctx, keys, spec)
+    saved, result = train_model(ctx, keys, spec, backend)
     return saved, {"training": result.summary()}
 
 
-def unique_guard(records: DataFrame, spec: ModelSpec) -> DataFrame:
-    """(record_key, date_of_birth, unique_source) for the clustering guards."""
+def cluster_guards(keys: DataFrame, spec: ModelSpec) -> DataFrame:
+    """(record_key, date_of_birth, unique_source, handle_key, handle_digits) for the clustering guards."""
     unique = F.col("source").isin(*spec.unique_sources) if spec.unique_sources else F.lit(False)
-    return records.select("record_key", "date_of_birth", F.when(unique, F.col("source")).alias("unique_source"))
+    return keys.select("record_key", "date_of_birth", F.when(unique, F.col("source")).alias("unique_source"),
+                       "handle_key", "handle_digits")
 
 
-def score(ctx: RunContext, keys: DataFrame, model: model_store.ModelFile, report_dir: str) -> tuple[DataFrame, dict, object]:
+def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile, backend: LinkageBackend,
+          report_dir: str, watch: Stopwatch) -> tuple[DataFrame, dict, object]:
     """Scored pairs that may link (first-name conflicts removed), a summary, and the linker for charts."""
     silver = ctx.config.silver
-    settings = model.load()
-    linker = prediction.spark_linker(ctx.spark, keys, settings)
-    counts = prediction.comparison_counts(linker)
+    settings = for_dialect(model.load(), spec, backend.dialect)
+    with watch.step("comparison counts"):
+        linker = backend.linker(keys, settings)
+        counts = prediction.comparison_counts(linker)
     for row in counts:
         # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)
         print(f"  blocking rule {row['rule']}: {row['comparisons']:,} comparisons (cumulative {row['cumulative']:,})",
               file=sys.stderr)
     prediction.check_comparisons(counts, silver.linkage.max_comparisons)
-    started = time.monotonic()
-    scored, splink_frame = prediction.predict(linker, settings, min_probability=min(0.5, silver.linkage.threshold))
-    scored = scored.localCheckpoint()
-    # pairs of records that name two different first names are no link, however much else they share
-    conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
-    seconds = round(time.monotonic() - started, 1)
-    log.info("silver: scored %s comparisons in %.0fs", f"{counts[-1]['cumulative']:,}" if counts else 0, seconds)
-    charts_module.write_charts(linker, splink_frame, report_dir)
-    summary = {"comparisons": counts[-1]["cumulative"] if counts else 0, "blocking": counts, "predict_seconds": seconds,
+    with watch.step("predict"):
+        scored, splink_frame = prediction.predict(backend, linker, settings, min_probability=min(0.5, silver.linkage.threshold))
+        scored = scored.localCheckpoint()
+        # pairs of records that name two different first names are no link, however much else they share
+        conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
+    log.info("silver: scored %s comparisons in %.0fs", f"{counts[-1]['cumulative']:,}" if counts else 0, watch["predict"])
+    with watch.step("charts"):
+        charts_module.write_charts(linker, splink_frame, report_dir)
+    summary = {"comparisons": counts[-1]["cumulative"] if counts else 0, "blocking": counts, "predict_seconds": watch["predict"],
                "pairs_above_threshold_with_other_first_names": conflicting, "charts": report_dir}
     return prediction.without_conflicts(scored), summary, (linker, splink_frame)
 
 
 def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile | None,
-            report_dir: str) -> dict:
+            backend: LinkageBackend, report_dir: str, watch: Stopwatch) -> dict:
     """Link, cluster and id the records; returns the frames to write and a summary."""
     silver = ctx.config.silver
-    exact, hubs = deterministic_edges(records, silver.stitching)
-    if spec.unique_sources:
-        # a no-duplicates source's records are never one person, whatever identifier they share
-        inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
-        exact = exact.where(~(inside & F.split("record_key_l", ":").getItem(0).isin(*spec.unique_sources)))
-    exact = exact.localCheckpoint()
+    with watch.step("deterministic stitching"):
+        exact, hubs = deterministic_edges(records, silver.stitching)
+        if spec.unique_sources:
+            # a no-duplicates source's records are never one person, whatever identifier they share
+            inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
+            exact = exact.where(~(inside & F.split("record_key_l", ":").getItem(0).isin(*spec.unique_sources)))
+        exact = exact.localCheckpoint()
     summary: dict = {"comparisons": 0, "predict_seconds": 0.0, "charts": report_dir}
     linked = None
     if model is not None:
-        scored, found, linked = score(ctx, keys, model, report_dir)
+        scored, found, linked = score(ctx, keys, spec, model, backend, report_dir, watch)
         summary.update(found)
     else:
         scored = ctx.spark.createDataFrame([], "record_key_l string, record_key_r string, match_probability double, match_weight double")
-    started = time.monotonic()
-    components = clustering.connected_components(records, exact)
-    min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
-    components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin,
-                                                        guards=unique_guard(records, spec))
-    pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
-    strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
-    components, oversized = clustering.split_oversized(components, strength, silver.max_cluster_size)
-    components = components.localCheckpoint()
-    summary.update(clustering_seconds=round(time.monotonic() - started, 1), clustering_rounds=rounds, oversized_clusters=oversized)
+    with watch.step("clustering"):
+        components = clustering.connected_components(records, exact)
+        min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
+        components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin,
+                                                            guards=cluster_guards(keys, spec))
+        pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
+        strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
+        components, oversized = clustering.split_oversized(components, strength, silver.max_cluster_size)
+        components = components.localCheckpoint()
+    summary.update(clustering_seconds=watch["clustering"], clustering_rounds=rounds, oversized_clusters=oversized)
     log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], rounds)
-    previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
-    ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()
+    with watch.step("customer ids"):
+        previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
+        ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()
     if linked is not None:
         linker, frame = linked
-        charts_module.cluster_studio(linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
+        with watch.step("charts"):
+            charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
     return {"pairs": pairs, "hubs": hubs, "identity_map": identity_map(records, ids, pairs, previous, datetime.now(timezone.utc)),
             "summary": summary}
 
@@ -197,26 +219,34 @@ def run_silver(ctx: RunContext) -> dict:
     print_fp = fingerprint(ctx, current.version if current else None)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same bronze versions, settings and model)"}
-    records = all_person_records(ctx).localCheckpoint()
-    keys = linkage_input(records).localCheckpoint()
-    spec = build_spec(profile(keys), ctx.config)
-    model, trained = model_for(ctx, keys, spec)
+    watch = Stopwatch()
+    with watch.step("person records"):
+        records = all_person_records(ctx).localCheckpoint()
+    with watch.step("match keys"):
+        keys = linkage_input(records).localCheckpoint()
+        spec = build_spec(profile(keys), ctx.config)
+    with linkage_backend(ctx, keys) as (backend, why):
+        with watch.step("model"):
+            model, trained = model_for(ctx, keys, spec, backend)
+        report_dir = os.path.join(ctx.config.silver.reports_dir or os.path.join(ctx.config.warehouse, "_reports"), ctx.run_id)
+        result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch)
     print_fp = fingerprint(ctx, model.version if model else None)
-    linkage_summary = {"spec": spec.describe(), "notes": list(spec.notes), **trained}
+    linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
+                       **trained}
     if model is None:
         problem = trained.get("training", {}).get("problem", "no model")
         linkage_summary["warning"] = (f"linked by shared identifiers only (deterministic rules): {problem}")
         print(f"silver: WARNING {linkage_summary['warning']}", file=sys.stderr)
-    report_dir = os.path.join(ctx.config.silver.reports_dir or os.path.join(ctx.config.warehouse, "_reports"), ctx.run_id)
-    result = resolve(ctx, records, keys, spec, model, report_dir)
     txn = Txn("c360/silver", ctx.run_number)
-    ctx.store.overwrite(records, "silver.person_records", txn=txn)
-    ctx.store.overwrite(result["pairs"], "silver.match_pairs", txn=txn)
-    ctx.store.overwrite(result["hubs"], "silver.hub_identifiers", txn=txn)
-    ctx.store.overwrite(result["identity_map"], "silver.identity_map", txn=txn)
-    events, shared_cookies = interactions(ctx)
-    if events is not None:
-        ctx.store.overwrite(events, "silver.interactions", txn=txn)
+    with watch.step("writes"):
+        ctx.store.overwrite(records, "silver.person_records", txn=txn)
+        ctx.store.overwrite(result["pairs"], "silver.match_pairs", txn=txn)
+        ctx.store.overwrite(result["hubs"], "silver.hub_identifiers", txn=txn)
+        ctx.store.overwrite(result["identity_map"], "silver.identity_map", txn=txn)
+    with watch.step("interactions"):
+        events, shared_cookies = interactions(ctx)
+        if events is not None:
+            ctx.store.overwrite(events, "silver.interactions", txn=txn)
     identity = ctx.store.read("silver.identity_map")
     summary = {
         "person_records": identity.count(),
@@ -225,7 +255,7 @@ def run_silver(ctx: RunContext) -> dict:
         "hub_identifiers": ctx.store.read("silver.hub_identifiers").count(),
         "interactions": ctx.store.read("silver.interactions").count() if events is not None else 0,
         "cookies_with_several_logins": shared_cookies, "model_version": model.version if model else None,
-        **result["summary"], "linkage": linkage_summary,
+        **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
     }
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
                                        datetime.now(timezone.utc))],

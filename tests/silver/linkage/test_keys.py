@@ -25,15 +25,15 @@ def test_linkage_input_derives_match_keys(spark: SparkSession) -> None:
         ("social:9", "social", "peter", None, "@pete_schmid81", "ps@x.de", None, None, None, None, None, None),
     ], SCHEMA)
     got = linkage_input(records).select("record_key", "first_name_forms", "last_name_phonetic", "postcode_prefix",
-                                        "handle_key", "name_prefix_key", "email_user_key", "handle_block", "name_block",
+                                        "handle_key", "handle_digits", "name_prefix_key", "email_user_key", "handle_block", "name_block",
                                         "email_block", "full_name_key")
     forms = dict(nickname_forms())
     expected = spark.createDataFrame([
-        ("crm:1", list(forms["bill"]), "S530", "101", None, "billschmidt", "wschmidt", None, "billschmid", "wschmidt",
+        ("crm:1", list(forms["bill"]), "S530", "101", None, None, "billschmidt", "wschmidt", None, "billschmid", "wschmidt",
          "bill schmidt"),
         # an e-mail user name of fewer than six letters spells nothing
-        ("social:9", list(forms["peter"]), None, None, "peteschmid", None, None, "peteschmid", None, None, None),
+        ("social:9", list(forms["peter"]), None, None, "peteschmid", "81", None, None, "peteschmid", None, None, None),
     ], "record_key string, first_name_forms array<string>, last_name_phonetic string, postcode_prefix string, "
-       "handle_key string, name_prefix_key string, email_user_key string, handle_block string, name_block string, "
-       "email_block string, full_name_key string")
+       "handle_key string, handle_digits string, name_prefix_key string, email_user_key string, handle_block string, "
+       "name_block string, email_block string, full_name_key string")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

@@ -1,4 +1,4 @@
-"""Scoring with Splink on Spark: a small end-to-end linkage with a known answer, the handle levels, the
+"""Scoring with Splink on each backend (Spark and DuckDB): a small end-to-end linkage with a known answer, the handle levels, the
 first-name conflict guard and the comparison limit, with a model trained on the generator's data
 (tests/silver/data)."""
 
@@ -15,6 +15,7 @@ from c360.errors import C360Error
 from c360.silver import model as model_store
 from c360.silver.clustering import best_link_clusters, connected_components
 from c360.silver.linkage import comparisons, prediction
+from c360.silver.linkage.backends.base import LinkageBackend
 from c360.silver.linkage.keys import linkage_input
 
 DATA = Path(__file__).parent.parent / "data"
@@ -50,14 +51,12 @@ def _people(spark: SparkSession):  # noqa: ANN202
     ], SCHEMA)
 
 
-def test_small_linkage_with_known_answer(spark: SparkSession) -> None:
-    model = model_store.latest(DATA)
-    assert model is not None
+def test_small_linkage_with_known_answer(spark: SparkSession, backend: LinkageBackend, stored_model: dict) -> None:
     keys = linkage_input(_people(spark)).localCheckpoint()
-    linker = prediction.spark_linker(spark, keys, model.load())
+    linker = backend.linker(keys, stored_model)
     counts = prediction.comparison_counts(linker)
     assert counts and counts[-1]["cumulative"] <= 36
-    scored, _ = prediction.predict(linker, model.load(), min_probability=0.5)
+    scored, _ = prediction.predict(backend, linker, stored_model, min_probability=0.5)
     scored = prediction.without_conflicts(scored)
     start = connected_components(keys, spark.createDataFrame([], "record_key_l string, record_key_r string"))
     clusters, _ = best_link_clusters(start, scored, min_weight=math.log2(0.9 / 0.1), margin=3.0)
@@ -68,18 +67,17 @@ def test_small_linkage_with_known_answer(spark: SparkSession) -> None:
         ["crm:1", "loyalty:1", "shop:1", "social:1"], ["crm:2", "shop:2"], ["crm:3"], ["shop:3", "shop:4"]]
 
 
-def test_a_handle_that_spells_the_email_user_name_is_compared_and_counts(spark: SparkSession) -> None:
-    model = model_store.latest(DATA)
-    assert model is not None
+def test_a_handle_that_spells_the_email_user_name_is_compared_and_counts(spark: SparkSession, backend: LinkageBackend,
+                                                                       stored_model: dict) -> None:
     records = _people(spark).unionByName(spark.createDataFrame([
         # Maria Garcia's social profile ('Maria G.'): '@mgarcia75' does not spell 'mariagarcia', but it spells
         # the user name of m.garcia@corp.com
         ("social:3", "social", "maria", "g", "@mgarcia75", None, None, None, None, None, None, None)], SCHEMA))
-    linker = prediction.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
-    scored = linker.inference.predict().as_spark_dataframe()
+    linker = backend.linker(linkage_input(records).localCheckpoint(), stored_model)
+    scored = backend.pairs(linker.inference.predict(), ["record_key_l", "record_key_r", "gamma_handle", "mw_handle"])
     pair = scored.where("array_sort(array(record_key_l, record_key_r)) = array('crm:3', 'social:3')").collect()
     assert len(pair) == 1, "blocked together by the handle against the e-mail user name"
-    assert pair[0]["gamma_handle"] == _handle_gamma(model, "handle spells the e-mail user name") and pair[0]["mw_handle"] > 5
+    assert pair[0]["gamma_handle"] == _handle_gamma(stored_model, "handle spells the e-mail user name") and pair[0]["mw_handle"] > 5
 
 
 def _handle_levels(model: model_store.ModelFile) -> list[dict]:
@@ -87,9 +85,9 @@ def _handle_levels(model: model_store.ModelFile) -> list[dict]:
     return next(c for c in model.load()["comparisons"] if c["output_column_name"] == "handle")["comparison_levels"]
 
 
-def _handle_gamma(model: model_store.ModelFile, label: str) -> int:
+def _handle_gamma(model: dict, label: str) -> int:
     """Splink's gamma value of a handle level."""
-    gamma = prediction.level_gamma(model.load(), "handle", label)
+    gamma = prediction.level_gamma(model, "handle", label)
     assert gamma is not None, label
     return gamma
 
@@ -101,17 +99,12 @@ def test_blocking_that_explodes_stops_before_predicting() -> None:
     prediction.check_comparisons(counts, limit=1e7)
 
 
-
-
-
-
-def test_pairs_that_name_two_first_names_are_flagged_as_conflicting(spark: SparkSession) -> None:
-    model = model_store.latest(DATA)
-    assert model is not None
-    linker = prediction.spark_linker(spark, linkage_input(_people(spark)).localCheckpoint(), model.load())
-    scored = linker.inference.predict().as_spark_dataframe()
+def test_pairs_that_name_two_first_names_are_flagged_as_conflicting(spark: SparkSession, backend: LinkageBackend,
+                                                                     stored_model: dict) -> None:
+    linker = backend.linker(linkage_input(_people(spark)).localCheckpoint(), stored_model)
+    scored = backend.pairs(linker.inference.predict())
     flags = {tuple(sorted((r.record_key_l, r.record_key_r))): r.conflict
-             for r in scored.select("record_key_l", "record_key_r", prediction.first_names_conflict(scored, model.load()).alias("conflict")).collect()}
+             for r in scored.select("record_key_l", "record_key_r", prediction.first_names_conflict(scored, stored_model).alias("conflict")).collect()}
     # Peter and Anna Schmidt share address (and Anna's records a family e-mail): two first names, two people
     assert flags[("crm:1", "crm:2")] and flags[("crm:2", "shop:1")]
     # a nickname, a typo and a missing first name are no conflict
@@ -130,18 +123,18 @@ def test_the_handle_spelling_the_name_keeps_its_fixed_u_through_training() -> No
         assert levels[label]["u_probability"] == u and levels[label]["fix_u_probability"], label
 
 
-def test_a_handle_spelling_a_name_that_already_agrees_counts_less(spark: SparkSession) -> None:
+def test_a_handle_spelling_a_name_that_already_agrees_counts_less(spark: SparkSession, backend: LinkageBackend,
+                                                                   stored_model: dict) -> None:
     """'Gavin Green' + '@gavingreen50' against the CRM's Gavin Green: the handle repeats the name (a namesake's
     would too); 'Gavin' + '@gavingreen51' gets the surname only from the handle, which is real evidence."""
-    model = model_store.latest(DATA)
-    assert model is not None
     records = spark.createDataFrame([
         ("crm:g", "crm", "gavin", "green", None, None, None, None, None, None, None, None),
         ("social:g1", "social", "gavin", "green", "@gavingreen50", None, None, None, None, None, None, None),
         ("social:g2", "social", "gavin", None, "@gavingreen51", None, None, None, None, None, None, None)], SCHEMA)
-    linker = prediction.spark_linker(spark, linkage_input(records).localCheckpoint(), model.load())
-    scored = linker.inference.predict().as_spark_dataframe().where("record_key_l = 'crm:g'")
-    got = {r.record_key_r: (r.gamma_handle, r.mw_handle) for r in scored.collect()}
-    assert got["social:g1"][0] == _handle_gamma(model, "handle spells the name, full names equal")
-    assert got["social:g2"][0] == _handle_gamma(model, "handle spells the name")
+    linker = backend.linker(linkage_input(records).localCheckpoint(), stored_model)
+    scored = backend.pairs(linker.inference.predict(), ["record_key_l", "record_key_r", "gamma_handle", "mw_handle"])
+    pairs = scored.where("'crm:g' in (record_key_l, record_key_r)").collect()
+    got = {r.record_key_r if r.record_key_l == "crm:g" else r.record_key_l: (r.gamma_handle, r.mw_handle) for r in pairs}
+    assert got["social:g1"][0] == _handle_gamma(stored_model, "handle spells the name, full names equal")
+    assert got["social:g2"][0] == _handle_gamma(stored_model, "handle spells the name")
     assert 0 < got["social:g1"][1] < got["social:g2"][1] - 3

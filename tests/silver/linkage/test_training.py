@@ -7,7 +7,8 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
-from c360.silver.linkage import prediction, training
+from c360.silver.linkage import training
+from c360.silver.linkage.backends.base import LinkageBackend
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.linkage.spec import build, splink_settings
 from tests.silver.linkage.test_spec import FEBRL, config
@@ -36,12 +37,12 @@ def _people(spark: SparkSession, rows: list[tuple]):  # noqa: ANN202
     return linkage_input(spark.createDataFrame(full, SCHEMA)).localCheckpoint()
 
 
-def test_without_email_or_phone_the_prior_comes_from_names_and_birth_dates(spark: SparkSession) -> None:
+def test_without_email_or_phone_the_prior_comes_from_names_and_birth_dates(spark: SparkSession, backend: LinkageBackend) -> None:
     born = date(1980, 3, 14)
     keys = _people(spark, [("peter", "smith", born, "5 main st", "2000"), ("peter", "smith", born, "5 main st", "2000"),
                            ("anna", "jones", date(1990, 1, 2), "7 high st", "2010"), ("tom", "brown", None, None, "2020")])
     spec = build(FEBRL, config())
-    linker = prediction.spark_linker(spark, keys, splink_settings(spec))
+    linker = backend.linker(keys, splink_settings(spec))
     result = training.TrainingResult()
     assert training.estimate_prior(linker, spec, 0.7, 6, result)
     assert result.prior_rules == ["l.first_name_key = r.first_name_key and l.last_name_key = r.last_name_key "
@@ -49,11 +50,11 @@ def test_without_email_or_phone_the_prior_comes_from_names_and_birth_dates(spark
     assert abs(result.prior - 1 / 0.7 / 6) < 1e-9
 
 
-def test_data_with_no_near_certain_pair_says_what_is_missing(spark: SparkSession) -> None:
+def test_data_with_no_near_certain_pair_says_what_is_missing(spark: SparkSession, backend: LinkageBackend) -> None:
     keys = _people(spark, [("peter", "smith", date(1980, 3, 14), "5 main st", "2000"),
                            ("anna", "jones", date(1990, 1, 2), "7 high st", "2010"), ("tom", "brown", None, None, "2020")])
     spec = build(FEBRL, config())
-    linker = prediction.spark_linker(spark, keys, splink_settings(spec))
+    linker = backend.linker(keys, splink_settings(spec))
     result = training.train(linker, spec, training.TrainingOptions(), records=3, unique_source_sizes={})
     assert result.problem is not None and "silver.linkage.prior_rules" in result.problem
     assert "first_name_key" in result.problem, "names the rules it tried"

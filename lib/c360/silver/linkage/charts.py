@@ -9,6 +9,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from splink import Linker
 
+from c360.silver.linkage.backends.base import LinkageBackend
+
 
 def write_charts(linker: Linker, predictions: object, folder: str, sample: int = 10) -> list[str]:
     """Splink's model charts (match weights, m/u parameters) and waterfall charts of a sample of scored
@@ -28,12 +30,13 @@ def write_charts(linker: Linker, predictions: object, folder: str, sample: int =
     return written
 
 
-def cluster_studio(linker: Linker, predictions: object, clusters: DataFrame, records: DataFrame, path: str,
-                   sample: int = 10) -> str:
+def cluster_studio(backend: LinkageBackend, linker: Linker, predictions: object, clusters: DataFrame,
+                   records: DataFrame, path: str, sample: int = 10) -> str:
     """Splink's cluster studio for a sample of multi-record clusters, as one HTML file."""
     sized = clusters.groupBy("component").count().where("count > 1").orderBy(F.desc("count"), "component")
     ids = [r.component for r in sized.limit(sample).collect()]
-    clustered = records.join(clusters.withColumnRenamed("component", "cluster_id"), "record_key")
+    chosen = clusters.where(F.col("component").isin(ids)).withColumnRenamed("component", "cluster_id")
+    clustered = backend.small_table(records.join(chosen, "record_key"))
     frame = linker._db_api.register(clustered)  # noqa: SLF001 - Splink needs its own table handle
     linker.visualisations.cluster_studio_dashboard(predictions, frame, path, cluster_ids=ids, overwrite=True)
     return path

@@ -102,8 +102,9 @@ def shared_contact(column: str, label: str, with_names: bool) -> cl.CustomCompar
 
 def handle() -> cl.CustomComparison:
     """Only pairs where at least one side has a handle: two records without one compare names already.
-    A handle 'spells' a name or e-mail user name when its letters (at least MIN_SPELLED) start the other
-    record's first+last name or e-mail user name letters."""
+    Two handles are the same when their letters agree and their digits do not differ; a handle 'spells' a
+    name or e-mail user name when its letters (at least MIN_SPELLED) start the other record's first+last name
+    or e-mail user name letters."""
     h, n, e = "handle_key", "name_prefix_key", "email_user_key"
     spells = "({a} is not null and {b} is not null and length({a}) >= %d and substr({b}, 1, length({a})) = {a})" % MIN_SPELLED
 
@@ -114,7 +115,10 @@ def handle() -> cl.CustomComparison:
     return cl.CustomComparison(output_column_name="handle", comparison_levels=[
         cll.CustomLevel(f"({h}_l is null and {h}_r is null) or " + nothing.format(h=h, n=n, e=e, s="l") + " or "
                         + nothing.format(h=h, n=n, e=e, s="r")).configure(is_null_level=True),
-        cll.ExactMatchLevel(h).configure(label_for_charts="same handle letters", u_probability=RARE_AGREEMENT_U),
+        # the same letters with other digits are two accounts (namesakes' handles): the else level
+        cll.CustomLevel(f"{h}_l = {h}_r and (handle_digits_l is null or handle_digits_r is null "
+                        "or handle_digits_l = handle_digits_r)", label_for_charts="same handle").configure(
+            u_probability=RARE_AGREEMENT_U),
         cll.CustomLevel(f"full_name_key_l = full_name_key_r and ({either(n)})",
                         label_for_charts="handle spells the name, full names equal").configure(
             u_probability=HANDLE_SPELLS_EQUAL_NAME_U, fix_u_probability=True),

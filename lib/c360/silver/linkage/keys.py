@@ -2,7 +2,7 @@
 
 `linkage_input` is a pure transform: the first name's nickname forms (Bill and William agree), phonetic
 codes of both names (typos that keep the sound block together), the postcode's first three characters, the
-letters of a social handle beside first+last name of records without one and the e-mail user name (people
+letters of a social handle (and its digits apart: '@gavingreen50' and '@gavingreen17' are two accounts) beside first+last name of records without one and the e-mail user name (people
 build handles from their names, often cut short: '@pete_schmid81' spells the start of 'peteschmidt').
 """
 
@@ -45,11 +45,13 @@ def linkage_input(records: DataFrame) -> DataFrame:
     out = records.join(F.broadcast(lookup), "first_name_key", "left")
     letters = F.regexp_replace(F.lower("social_handle"), "[^a-z]", "")
     handle = F.when(letters != "", letters)
+    digits = F.regexp_replace(F.lower("social_handle"), "[^0-9]", "")
     name = F.when(F.col("social_handle").isNull() & (F.length("last_name_key") > 1),
                   F.concat("first_name_key", "last_name_key"))
     email_letters = F.regexp_replace(F.substring_index("email_key", "@", 1), "[^a-z]", "")
     email_user = F.when(F.length(email_letters) >= MIN_SPELLED, email_letters)
-    out = out.withColumn("handle_key", handle).withColumn("name_prefix_key", name).withColumn("email_user_key", email_user)
+    out = out.withColumn("handle_key", handle).withColumn("handle_digits", F.when(handle.isNotNull() & (digits != ""), digits))
+    out = out.withColumn("name_prefix_key", name).withColumn("email_user_key", email_user)
     keys = out.select(
         "record_key", "source", "first_name_key", "last_name_key",
         F.when(F.col("first_name_key").isNotNull(),
@@ -57,7 +59,7 @@ def linkage_input(records: DataFrame) -> DataFrame:
         _phonetic("first_name_key").alias("first_name_phonetic"), _phonetic("last_name_key").alias("last_name_phonetic"),
         "email_key", "phone_e164", "date_of_birth", "street_key", "city_key", "postcode_key",
         F.substring("postcode_key", 1, 3).alias("postcode_prefix"), "company_key",
-        "handle_key", "name_prefix_key", "email_user_key",
+        "handle_key", "handle_digits", "name_prefix_key", "email_user_key",
         F.substring("handle_key", 1, HANDLE_BLOCK).alias("handle_block"),
         F.substring("name_prefix_key", 1, HANDLE_BLOCK).alias("name_block"),
         F.substring("email_user_key", 1, HANDLE_BLOCK).alias("email_block"),

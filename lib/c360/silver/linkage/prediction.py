@@ -1,25 +1,15 @@
-"""Scoring: a Splink linker over the match keys, blocked comparison counts, predictions, and the first-name
-conflict guard (pairs whose records name two different first names never link)."""
+"""Scoring: blocked comparison counts, predictions (on either backend), and the first-name conflict guard
+(pairs whose records name two different first names never link)."""
 
 from __future__ import annotations
 
-import logging
-
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from splink import Linker, SettingsCreator
+from splink import Linker
 
 from c360.errors import C360Error
 from c360.silver.linkage import comparisons as comps
-
-
-def spark_linker(spark: SparkSession, records: DataFrame, model: SettingsCreator | dict) -> Linker:
-    """A Splink linker over `records` (match keys) on Spark; intermediate tables go to Parquet under the
-    session's checkpoint folder (breaking Spark's lineage between Splink's steps)."""
-    from splink import SparkAPI
-
-    api = SparkAPI(spark_session=spark, break_lineage_method="parquet")
-    return Linker(api.register(records), model, log_level=logging.WARNING)
+from c360.silver.linkage.backends.base import LinkageBackend
 
 
 def comparison_counts(linker: Linker) -> list[dict]:
@@ -68,11 +58,11 @@ def first_names_conflict(pairs: DataFrame, model: dict) -> Column:
     return conflict
 
 
-def predict(linker: Linker, model: dict, min_probability: float) -> tuple[DataFrame, object]:
+def predict(backend: LinkageBackend, linker: Linker, model: dict, min_probability: float) -> tuple[DataFrame, object]:
     """Scored pairs at or above `min_probability`: (record_key_l, record_key_r, match_probability,
     match_weight, first_names_conflict) as a Spark DataFrame, and Splink's own frame of them (for charts)."""
     predictions = linker.inference.predict(threshold_match_probability=min_probability)
-    scored = predictions.as_spark_dataframe()
+    scored = backend.pairs(predictions)
     pairs = scored.select(
         "record_key_l", "record_key_r", F.col("match_probability").cast("double"), F.col("match_weight").cast("double"),
         first_names_conflict(scored, model).alias("first_names_conflict"))

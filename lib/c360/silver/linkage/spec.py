@@ -97,7 +97,7 @@ READS = {
     "name": {"first_name_key", "last_name_key", "full_name_key", "first_name_forms"},
     "email": {"email_key", "first_name_key", "first_name_forms"},
     "phone": {"phone_e164", "first_name_key", "first_name_forms"},
-    "handle": {"handle_key", "name_prefix_key", "email_user_key", "full_name_key", "handle_block", "handle_name_key"},
+    "handle": {"handle_key", "handle_digits", "name_prefix_key", "email_user_key", "full_name_key", "handle_block", "handle_name_key"},
     "address": {"street_key", "postcode_key", "city_key", "postcode_prefix"},
     "company": {"company_key"},
 }

@@ -1,0 +1,52 @@
+"""The linkage backend seam: where Splink runs.
+
+Splink runs the same model on Spark and on DuckDB. A backend gives the stage a Splink linker over the match
+keys (a Spark DataFrame) and hands Splink's scored pairs back as a Spark DataFrame for the table store to
+commit, so the stage, the clustering and the writes do not care which engine scored. Models are saved in the
+SQL of the backend that trained them; `portable.for_dialect` renders them for the other.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from pyspark.sql import DataFrame
+from splink import Linker, SettingsCreator
+
+# the columns of Splink's predictions the stage reads: the pair, its score, and what the guards need
+PREDICTION_COLUMNS = ("record_key_l", "record_key_r", "match_probability", "match_weight")
+GUARD_COLUMNS = ("first_name_key_l", "first_name_key_r", "gamma_name", "gamma_date_of_birth")
+
+
+class LinkageBackend(ABC):
+    """Runs Splink for one stage run; `close` frees what it holds (connections, scratch files)."""
+
+    name: str
+    dialect: str  # Splink's SQL dialect name ('spark', 'duckdb')
+
+    @abstractmethod
+    def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
+        """A Splink linker over `keys` (match keys, one row per record)."""
+
+    @abstractmethod
+    def pairs(self, predictions: object, columns: list[str] | None = None) -> DataFrame:
+        """Splink's predictions as a Spark DataFrame of `columns` (default: PREDICTION_COLUMNS plus those of
+        GUARD_COLUMNS present)."""
+
+    @abstractmethod
+    def small_table(self, frame: DataFrame) -> object:
+        """A small Spark DataFrame (a chart's sample) as a table this backend's Splink can register."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release what the backend holds."""
+
+    def __enter__(self) -> LinkageBackend:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def kept_columns(columns: list[str]) -> list[str]:
+    """The prediction columns to hand back, in order, of those present."""
+    return [c for c in (*PREDICTION_COLUMNS, *GUARD_COLUMNS) if c in columns]

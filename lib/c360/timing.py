@@ -1,0 +1,29 @@
+"""Seconds per named step of a stage, for its run summary: where a long run spends its time.
+
+Spark is lazy, so a step's seconds are those of the actions taken inside it (the stages materialise their
+intermediate frames with checkpoints, which puts each step's work inside its own block).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Stopwatch:
+    """Adds up wall-clock seconds per step name, in the order the steps first ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 1)
+
+    def __getitem__(self, name: str) -> float:
+        return self.seconds.get(name, 0.0)

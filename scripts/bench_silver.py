@@ -38,7 +38,7 @@ from c360.session import session_for  # noqa: E402
 from c360.silver import clustering, model as model_store, stage  # noqa: E402
 from c360.silver.evaluation import blocking_recall, evaluate  # noqa: E402
 from c360.silver.linkage import prediction  # noqa: E402
-from c360.silver.linkage.backends.spark import SparkBackend  # noqa: E402
+from c360.silver.linkage.backends import choose  # noqa: E402
 from c360.silver.linkage.portable import for_dialect  # noqa: E402
 from c360.silver.linkage.keys import linkage_input  # noqa: E402
 from c360.silver.linkage.spec import build as build_spec, profile  # noqa: E402
@@ -110,7 +110,8 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
     model = model_store.latest(model_store.model_dir(config))
     if model is None:
         return {}
-    with SparkBackend(spark) as backend:
+    backend, _ = choose(spark, settings, keys.count())  # the backend the stage scored on
+    with backend:
         saved = for_dialect(model.load(), spec, backend.dialect)
         scored, _ = prediction.predict(backend, backend.linker(keys, saved), saved,
                                        min_probability=min(0.5, settings.threshold))

@@ -91,13 +91,13 @@ def dates_compatible(a: Column, b: Column) -> Column:
 
 def _cluster_guards(labels: DataFrame, guards: DataFrame | None) -> DataFrame | None:
     """(component, dobs, uniq, handles): each cluster's known birth dates, no-duplicates sources and
-    numbered handles ('letters#digits'), once per round."""
+    handles that carry digits (handle_key, handle_digits), once per round."""
     if guards is None:
         return None
     for column in ("unique_source", "handle_key", "handle_digits"):
         if column not in guards.columns:
             guards = guards.withColumn(column, F.lit(None).cast("string"))
-    numbered = F.when(F.col("handle_digits").isNotNull(), F.concat_ws("#", "handle_key", "handle_digits"))
+    numbered = F.when(F.col("handle_digits").isNotNull(), F.struct("handle_key", "handle_digits"))
     return (labels.join(guards, "record_key")
             .groupBy("component").agg(F.collect_set("date_of_birth").alias("dobs"),
                                       F.collect_set("unique_source").alias("uniq"),
@@ -108,7 +108,8 @@ def _cluster_guards(labels: DataFrame, guards: DataFrame | None) -> DataFrame | 
 def _handles_conflict(a: Column, b: Column) -> Column:
     """Some handle of one cluster spells the same letters as one of the other's with other digits:
     '@gavingreen50' and '@gavingreen17' are two accounts, and namesakes' handles look just like that."""
-    return F.exists(a, lambda x: F.exists(b, lambda y: (F.split(x, "#").getItem(0) == F.split(y, "#").getItem(0)) & (x != y)))
+    return F.exists(a, lambda x: F.exists(b, lambda y: (x["handle_key"] == y["handle_key"])
+                                          & (x["handle_digits"] != y["handle_digits"])))
 
 
 def _conflict_free(pairs: DataFrame, facts: DataFrame | None) -> DataFrame:

@@ -32,8 +32,8 @@ from c360.pipeline import RunContext, last_fingerprint, register
 from c360.silver import clustering, model as model_store
 from c360.silver.linkage import charts as charts_module, prediction, training
 from c360.silver.linkage.backends import LinkageBackend, choose
-from c360.silver.linkage.portable import for_dialect
 from c360.silver.linkage.keys import linkage_input
+from c360.silver.linkage.portable import for_dialect
 from c360.silver.linkage.spec import ModelSpec, build as build_spec, profile, splink_settings
 from c360.silver.linkage.training import TrainingResult
 from c360.silver.identity_map import identity_map, match_pairs

@@ -2,8 +2,9 @@
 
 `linkage_input` is a pure transform: the first name's nickname forms (Bill and William agree), phonetic
 codes of both names (typos that keep the sound block together), the postcode's first three characters, the
-letters of a social handle (and its digits apart: '@gavingreen50' and '@gavingreen17' are two accounts) beside first+last name of records without one and the e-mail user name (people
-build handles from their names, often cut short: '@pete_schmid81' spells the start of 'peteschmidt').
+letters of a social handle beside first+last name of records without one and the e-mail user name (people
+build handles from their names, often cut short: '@pete_schmid81' spells the start of 'peteschmidt'), and
+the handle's digits apart ('@gavingreen50' and '@gavingreen17' are two accounts).
 """
 
 from __future__ import annotations

@@ -18,11 +18,6 @@ LEVEL_PARAMETERS = ("m_probability", "u_probability", "fix_m_probability", "fix_
                     "tf_adjustment_weight", "tf_minimum_u_value")
 
 
-def dialect_of(model: dict) -> str | None:
-    """The SQL dialect a saved model's SQL is written in."""
-    return model.get("sql_dialect")
-
-
 def _levels(comparison: dict) -> list[dict]:
     return comparison.get("comparison_levels", [])
 
@@ -45,7 +40,7 @@ def _carry(source: dict, target: dict, name: str) -> None:
 def for_dialect(model: dict, spec: ModelSpec, dialect: str) -> dict:
     """`model` (Splink settings with estimated parameters) with its SQL written for `dialect` ('spark',
     'duckdb'); returned unchanged when it is already in that dialect."""
-    if dialect_of(model) == dialect:
+    if model.get("sql_dialect") == dialect:
         return model
     rendered = splink_settings(spec).get_settings(dialect).as_dict()
     saved = {c.get("output_column_name"): c for c in model.get("comparisons", [])}

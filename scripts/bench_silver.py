@@ -1,19 +1,32 @@
 """Silver linkage on several person data sets, c360 against the pinned plain-Splink peer on the same records.
 
+Quality (linkage on anyone's data):
+
     python scripts/bench_silver.py [--sets febrl4 febrl3 crm_pairs:10000 generated:6600 ...] [--work DIR]
-                                   [--seed 42] [--driver-memory 6g] [--no-peer]
+                                   [--seed 42] [--driver-memory 6g] [--no-peer] [--guards]
+
+Speed (linkage at speed):
+
+    python scripts/bench_silver.py --sizes 10000 100000 1000000 [--backends duckdb spark] [--no-peer]
 
 Sets (see scripts/linkage_sets.py): febrl4 (linked), febrl3 (deduplicated), crm_pairs:<records> (the
 independent generator), generated:<people> and generated_no_contacts:<people> (`c360 generate`, about 1.5
 person records per person, person sources only). Per set: c360's P/R/F1, shares of true persons split and of
 clusters merged wrongly, blocking recall, comparisons and seconds per step; the same for plain Splink.
 Each set's config is written beside its warehouse (`<work>/<set>/c360.yaml`) for `c360 evaluate`/`c360 sql`.
+
+Sizes are person records of the generator (person sources only). Per size and linkage backend, the silver
+stage runs as its own process, `c360 run --stage silver --full-refresh` with a new model, `driver_memory: 4g`
+and DuckDB capped at 4 GB, and the bench reports that process's wall time (JVM start included), the stage's
+seconds per step, the peak memory of its Python driver (DuckDB and the clustering live there) and its JVM,
+and P/R/F1; the peer trains, predicts and clusters the same records in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import logging
 import math
 import shutil
@@ -117,15 +130,16 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
                                        min_probability=min(0.5, settings.threshold))
         scored = scored.localCheckpoint()
     exact = store.read("silver.match_pairs").where(F.col("method").startswith("exact")).select("record_key_l", "record_key_r")
-    start = clustering.connected_components(records, exact)
     min_weight = math.log2(settings.threshold / (1 - settings.threshold))
+    engine, _ = clustering.choose(spark, config.silver.clustering, exact.count() + scored.where(F.col("match_weight") >= 0).count())
+    start = engine.connected_components(records, exact)
 
     def pairs_of(components) -> tuple[int, int]:  # noqa: ANN001
         q = evaluate(components.withColumnRenamed("component", "customer_id"), truth)["pairs"]
         return q["true_positive"], q["false_positive"]
 
     def mutual(edges, guards, margin) -> tuple[int, int]:  # noqa: ANN001
-        return pairs_of(clustering.best_link_clusters(start, edges, min_weight, margin, guards=guards)[0])
+        return pairs_of(engine.best_link_clusters(start, edges, min_weight, margin, guards=guards)[0])
 
     allowed = prediction.without_conflicts(scored)
     guards = stage.cluster_guards(keys, spec)
@@ -142,7 +156,7 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
     if records.count() <= CC_LIMIT:
         # plain connected components chain records into giant components on larger data, which take many
         # minutes of label propagation: that chaining is what mutual best links prevent
-        variants["mutual best link"] = pairs_of(clustering.connected_components(records, exact.unionByName(above)))
+        variants["mutual best link"] = pairs_of(engine.connected_components(records, exact.unionByName(above)))
     return {name: {"true_pairs_kept_out": tp - full[0], "false_pairs_kept_out": fp - full[1]}
             for name, (tp, fp) in variants.items()}
 
@@ -173,6 +187,76 @@ def bench(spec: str, args: argparse.Namespace) -> dict:
     return row
 
 
+PEOPLE_PER_RECORD = 0.66  # true people per person record in `c360 generate`'s person sources (1M -> 660k)
+STEPS = {"standardise": ("person records", "match keys"), "block": ("deterministic stitching", "comparison counts"),
+         "train": ("model",), "predict": ("predict",), "cluster": ("clustering", "customer ids"), "write": ("writes",)}
+
+
+def silver_process(config_path: Path, backend: str, warehouse: Path) -> dict:
+    """`c360 run --stage silver --full-refresh` in its own process with a new model on `backend`: its wall
+    time and the stage summary it prints."""
+    doc = yaml.safe_load(config_path.read_text())
+    doc["spark"]["driver_memory"] = "4g"
+    doc["silver"] = {"linkage": {"backend": backend, "duckdb_memory_limit": "4GB"}}
+    path = config_path.with_name(f"c360-{backend}.yaml")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for folder in ("_models", "_reports"):
+        shutil.rmtree(warehouse / folder, ignore_errors=True)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "c360.cli", "run", "--config", str(path), "--stage", "silver",
+                           "--full-refresh"], stdout=subprocess.PIPE, text=True, check=False)  # its log: our stderr
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"silver on {backend} failed (exit {done.returncode}; its log is above)")
+    return {"wall_s": round(wall, 1), **json.loads(done.stdout)["stages"]["silver"]}
+
+
+def speed(size: int, args: argparse.Namespace) -> list[dict]:
+    """One size: bronze once, the silver process per backend, then the peer on the same records."""
+    work = Path(args.work)
+    data = linkage_sets.generated(work, round(size * PEOPLE_PER_RECORD), args.seed)
+    config = config_for(data, work, "4g")
+    spark, engine = session_for(config, quiet=True)
+    store = open_store(spark, engine.name, config.warehouse)
+    if not all(store.exists(f"bronze.{s.name}") for s in config.sources):
+        pipeline.run(pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id()), "bronze")
+    truth = spark.createDataFrame(data.truth.astype(str))
+    rows = []
+    for backend in args.backends:
+        summary = silver_process(work / data.name / "c360.yaml", backend, Path(config.warehouse))
+        quality = evaluate(store.read("silver.identity_map"), truth)
+        steps = summary.get("seconds_per_step", {})
+        rows.append({"size": size, "who": f"c360 {backend}", "records": summary["person_records"],
+                     "comparisons": summary["comparisons"], "seconds": summary["wall_s"],
+                     "steps": {k: round(sum(steps.get(n, 0.0) for n in names), 1) for k, names in STEPS.items()},
+                     "seconds_per_step": steps, "peak_memory_mib": summary.get("peak_memory_mib", {}),
+                     "precision": quality["precision"], "recall": quality["recall"], "f1": quality["f1"]})
+        print(json.dumps(rows[-1]), flush=True)
+    if not args.no_peer:
+        peer = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only)
+        rows.append({"size": size, "who": "plain Splink", "records": peer["records"], "comparisons": peer["comparisons"],
+                     "seconds": round(peer["train_s"] + peer["predict_cluster_s"], 1),
+                     "steps": {"train": peer["train_s"], "predict": peer["predict_cluster_s"]},
+                     "precision": peer["precision"], "recall": peer["recall"], "f1": peer["f1"]})
+        print(json.dumps(rows[-1]), flush=True)
+    spark.stop()
+    return rows
+
+
+def speed_table(rows: list[dict]) -> str:
+    """Markdown: one row per size and contestant."""
+    head = ["size", "who", "records", "comparisons", *STEPS, "seconds", "peak MiB (python / JVM)", "P", "R", "F1"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        memory = r.get("peak_memory_mib") or {}
+        steps = [f"{r['steps'][k]:.0f}" if k in r["steps"] else "" for k in STEPS]
+        cells = [f"{r['size']:,}", r["who"], f"{r['records']:,}", f"{r['comparisons']:,}", *steps, f"{r['seconds']:.0f}",
+                 f"{memory.get('python', '')} / {memory.get('jvm', '')}" if memory else "",
+                 f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     head = (f"{'set':<34}{'who':<6}{'records':>9}{'comparisons':>12}{'/rec':>6}{'reach':>8}{'P':>8}{'R':>8}{'F1':>8}"
             f"{'split':>8}{'merged':>8}{'seconds':>9}")
@@ -198,10 +282,16 @@ def main() -> int:
     parser.add_argument("--driver-memory", default="6g")
     parser.add_argument("--no-peer", action="store_true", help="skip the plain-Splink peer")
     parser.add_argument("--guards", action="store_true", help="measure what each linkage guard keeps out")
+    parser.add_argument("--sizes", nargs="+", type=int, help="speed: these numbers of generated person records")
+    parser.add_argument("--backends", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     args = parser.parse_args()
     # progress of each step on stderr; the figures go to stdout
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("c360").setLevel(logging.INFO)
+    if args.sizes:
+        rows = [row for size in args.sizes for row in speed(size, args)]
+        print("\n" + speed_table(rows))
+        return 0
     rows = []
     for spec in args.sets:
         rows.append(bench(spec, args))

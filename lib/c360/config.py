@@ -268,6 +268,9 @@ class LinkageSettings(_Strict):
     on_model_mismatch: Literal["retrain", "fail"] = "retrain"
     """When the saved model was built for other fields or rules: train a new version, or stop with a message."""
     u_max_pairs: float = Field(default=5e6, gt=0)
+    em_max_pairs: float = Field(default=1e6, gt=0)
+    """Pairs an EM session trains on at most (a rule that blocks more is sampled down, keeping the share of
+    matches)."""
     train_max_records: int = Field(default=300_000, ge=1000)
     """Train on a random sample of at most this many records: EM's blocking rules (same name, same birth
     date) grow faster than the records, and a few hundred thousand records estimate the parameters well;
@@ -283,12 +286,22 @@ class LinkageSettings(_Strict):
     _rules_known = field_validator("blocking_rules", "training_rules", "prior_rules")(_check_rules)
 
 
+class ClusteringSettings(_Strict):
+    """Where records are clustered: on the driver over Arrow arrays (many times faster; the edges must fit
+    its memory: about 100 bytes an edge at peak) or as Spark jobs; auto takes the driver up to
+    `driver_max_edges` edges (deterministic links plus scored pairs at even odds or better)."""
+
+    engine: Literal["auto", "driver", "spark"] = "auto"
+    driver_max_edges: int = Field(default=10_000_000, ge=0)
+
+
 class SilverSettings(_Strict):
     """Identity resolution: deterministic stitching, linkage, clustering."""
 
     stitching: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_STITCHING))
     """identifier -> most records one value may link before it counts as a hub (free identifiers allowed)."""
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
     max_cluster_size: int = Field(default=50, ge=2)
     """A cluster above this size is reported and split along its strongest links."""
     reports_dir: str | None = None

@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 
 from c360.config import C360Config
 from c360.errors import C360Error
+from c360.memory import peak_memory_mib
 from c360.session import EngineChoice
 from c360.storage import TableStore
 
@@ -115,6 +116,7 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
         log.info("stage %s: starting (run %s)", name, ctx.run_id)
         summary = fn(ctx)
         summary["seconds"] = round(time.monotonic() - started, 1)
+        summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
         results[name] = summary
         if summary.get("failed"):
             break  # later stages would build on incomplete input

@@ -29,7 +29,8 @@ def test_display_names(spark: SparkSession) -> None:
 
 
 def test_full_name_split(spark: SparkSession) -> None:
-    df = spark.createDataFrame([("Schmidt, Peter",), ("Peter Schmidt",), ("Anna Maria Weber",), ("Cher",)], "v string")
+    df = spark.createDataFrame([("Schmidt,  Peter",), (" Peter Schmidt",), ("Anna Maria   Weber",), ("Cher",)], "v string")
+    df = df.select(std.clean_text(F.col("v")).alias("v"))
     first, last = std.split_full_name(F.col("v"))
     got = [(r[0], r[1]) for r in df.select(first, last).collect()]
     assert got == [("Peter", "Schmidt"), ("Peter", "Schmidt"), ("Anna", "Weber"), ("Cher", None)]

@@ -50,27 +50,35 @@ def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         *fields, identifier_map(source).alias("identifiers"))
 
 
+def _parsed(records: DataFrame, default_country: str) -> DataFrame:
+    """The costly parts of standardisation, computed once per record: the chosen name parts, the e-mail,
+    the phone in E.164 and the birth date (later columns read them several times)."""
+    split_first, split_last = std.split_full_name(F.col("_full"))
+    no_parts = F.col("first_name").isNull() & F.col("last_name").isNull()
+    dob, dob_flag = std.date_of_birth(F.col("date_of_birth"))
+    out = std.with_country_code(records.withColumn("_full", std.clean_text(F.col("full_name"))), "country", "_iso")
+    region = F.coalesce(F.col("_iso"), F.lit(default_country))
+    return out.select(
+        "*", std.clean_text(F.when(no_parts, split_first).otherwise(F.col("first_name"))).alias("_first"),
+        std.clean_text(F.when(no_parts, split_last).otherwise(F.col("last_name"))).alias("_last"),
+        std.email_clean(F.col("email")).alias("_email"), std.phone_e164(F.col("phone"), region).alias("_phone"),
+        dob.alias("_dob"), dob_flag.alias("_dob_flag"))
+
+
 def standardised(records: DataFrame, default_country: str) -> DataFrame:
     """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
-    split_first, split_last = std.split_full_name(F.col("full_name"))
-    no_parts = F.col("first_name").isNull() & F.col("last_name").isNull()
-    first = std.display_name(F.when(no_parts, split_first).otherwise(F.col("first_name")))
-    last = std.display_name(F.when(no_parts, split_last).otherwise(F.col("last_name")))
-    dob, dob_flag = std.date_of_birth(F.col("date_of_birth"))
-    out = std.with_country_code(records, "country", "_iso")
-    region = F.coalesce(F.col("_iso"), F.lit(default_country))
-    phone = std.phone_e164(F.col("phone"), region)
-    phone_flag = F.when(F.col("phone").isNotNull() & (F.trim("phone") != "") & phone.isNull(), F.lit("invalid_phone"))
-    email = std.email_clean(F.col("email"))
-    email_flag = F.when(F.col("email").isNotNull() & (F.trim("email") != "") & email.isNull(), F.lit("invalid_email"))
+    out = _parsed(records, default_country)
+    first, last = std.title_case(F.col("_first")), std.title_case(F.col("_last"))
+    phone_flag = F.when(F.col("phone").isNotNull() & (F.trim("phone") != "") & F.col("_phone").isNull(), F.lit("invalid_phone"))
+    email_flag = F.when(F.col("email").isNotNull() & (F.trim("email") != "") & F.col("_email").isNull(), F.lit("invalid_email"))
     out = out.select(
         "record_key", "source", "source_record_id", "source_priority", "updated_at",
         first.alias("first_name"), last.alias("last_name"),
-        std.clean_text(F.coalesce(F.col("full_name"), F.concat_ws(" ", first, last))).alias("full_name"),
-        std.name_key(first).alias("first_name_key"), std.name_key(last).alias("last_name_key"),
-        email.alias("email"), std.email_key(F.col("email")).alias("email_key"),
-        std.clean_text(F.col("phone")).alias("phone"), phone.alias("phone_e164"),
-        dob.alias("date_of_birth"), F.upper(F.substring(F.trim("gender"), 1, 1)).alias("gender"),
+        F.coalesce(F.col("_full"), std.clean_text(F.concat_ws(" ", first, last))).alias("full_name"),
+        std.name_key(F.col("_first")).alias("first_name_key"), std.name_key(F.col("_last")).alias("last_name_key"),
+        F.col("_email").alias("email"), std.email_key(F.col("_email")).alias("email_key"),
+        std.clean_text(F.col("phone")).alias("phone"), F.col("_phone").alias("phone_e164"),
+        F.col("_dob").alias("date_of_birth"), F.upper(F.substring(F.trim("gender"), 1, 1)).alias("gender"),
         std.clean_text(F.col("street")).alias("street"), std.street_key(F.col("street")).alias("street_key"),
         std.display_name(F.col("city")).alias("city"), std.name_key(F.col("city")).alias("city_key"),
         std.clean_text(F.col("postcode")).alias("postcode"), std.postcode_key(F.col("postcode")).alias("postcode_key"),
@@ -81,7 +89,7 @@ def standardised(records: DataFrame, default_country: str) -> DataFrame:
         F.upper(std.clean_text(F.col("loyalty_id"))).alias("loyalty_id"), std.clean_text(F.col("cookie_id")).alias("cookie_id"),
         *[std.consent(F.col(c)).alias(c) for c in ("consent_email", "consent_phone", "consent_tracking")],
         "identifiers",
-        F.filter(F.array(dob_flag, phone_flag, email_flag), lambda f: f.isNotNull()).alias("dq_flags"),
+        F.filter(F.array(F.col("_dob_flag"), phone_flag, email_flag), lambda f: f.isNotNull()).alias("dq_flags"),
     )
     return out.select(*COLUMNS)
 

@@ -95,15 +95,17 @@ def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
     total = keys.count()
     sample = training.training_sample(keys, settings.train_max_records, settings.seed).localCheckpoint()
     sizes = {r.source: r["count"] for r in sample.groupBy("source").count().collect()}
-    linker = backend.linker(sample, splink_settings(spec))
-    result = training.train(linker, spec, training.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed),
+    linker = backend.training_linker(sample, splink_settings(spec))
+    result = training.train(linker, spec, training.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed,
+                                                                em_max_pairs=settings.em_max_pairs),
                             records=sum(sizes.values()), unique_source_sizes={s: sizes.get(s, 0) for s in spec.unique_sources})
     if result.problem:
         log.warning("silver: no linkage model: %s", result.problem)
         return None, result
     saved = model_store.save(model_store.model_dir(ctx.config), linker.misc.save_model_to_json(), {
         "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": sum(sizes.values()),
-        "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name, "spec": spec.fingerprint(),
+        "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name,
+        "trained_on": linker._sql_dialect_str, "spec": spec.fingerprint(),  # noqa: SLF001
         "spec_detail": spec.describe(), "training": result.summary()})
     log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
     return saved, result
@@ -179,16 +181,18 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
     else:
         scored = ctx.spark.createDataFrame([], "record_key_l string, record_key_r string, match_probability double, match_weight double")
     with watch.step("clustering"):
-        components = clustering.connected_components(records, exact)
-        min_weight = math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold))
-        components, rounds = clustering.best_link_clusters(components, scored, min_weight, silver.linkage.ambiguity_margin,
-                                                            guards=cluster_guards(keys, spec))
+        rules = clustering.ClusterRules(min_weight=math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold)),
+                                        margin=silver.linkage.ambiguity_margin, max_size=silver.max_cluster_size)
+        edges = exact.count() + scored.where(F.col("match_weight") >= min(rules.min_weight, rules.related_weight)).count()
+        engine, why = clustering.choose(ctx.spark, silver.clustering, edges)
+        log.info("silver: clustering on the %s (%s)", engine.name, why)
         pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
         strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
-        components, oversized = clustering.split_oversized(components, strength, silver.max_cluster_size)
-        components = components.localCheckpoint()
-    summary.update(clustering_seconds=watch["clustering"], clustering_rounds=rounds, oversized_clusters=oversized)
-    log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], rounds)
+        found = engine.cluster(records, exact, scored, strength, cluster_guards(keys, spec), rules)
+        components = found.components.localCheckpoint()
+    summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
+                   clustering_engine={"name": engine.name, "why": why})
+    log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], found.rounds)
     with watch.step("customer ids"):
         previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
         ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()

@@ -42,7 +42,12 @@ def clean_text(value: Column) -> Column:
 
 def display_name(value: Column) -> Column:
     """'PETER' and 'peter' -> 'Peter'; names already in mixed case ('McDonald', 'van der Berg') stay."""
-    text = clean_text(value)
+    return title_case(clean_text(value))
+
+
+def title_case(text: Column) -> Column:
+    """display_name of text already cleaned (clean_text): read it as a column, not an expression, since it
+    is read three times."""
     return F.when((text == F.upper(text)) | (text == F.lower(text)), F.initcap(text)).otherwise(text)
 
 
@@ -69,10 +74,10 @@ def name_key(value: Column) -> Column:
     return F.regexp_replace(fold(value), r"[^a-z]", "")
 
 
-def split_full_name(full: Column) -> tuple[Column, Column]:
+def split_full_name(text: Column) -> tuple[Column, Column]:
     """'Schmidt, Peter' and 'Peter Schmidt' -> ('Peter', 'Schmidt'); a lone word is a first name (social
-    display names such as 'Terry'); middle names are dropped here and kept in full_name."""
-    text = clean_text(full)
+    display names such as 'Terry'); middle names are dropped here and kept in full_name. `text`: the full
+    name cleaned (clean_text), as a column: it is read several times."""
     comma = F.instr(text, ",") > 0
     before, after = F.trim(F.substring_index(text, ",", 1)), F.trim(F.substring_index(text, ",", -1))
     words = F.split(text, " ")
@@ -142,17 +147,21 @@ def postcode_key(value: Column) -> Column:
     return F.when(key != "", key)
 
 
+GLUED_TYPES = ("straße", "strasse", "platz", "allee", "weg")
+"""German street types, glued to the name: 'hauptstraße' -> 'hauptstr'."""
+
+
 def street_key(value: Column) -> Column:
     """Folded, punctuation removed, street types abbreviated the same way ('Hauptstraße 5' == 'hauptstr 5',
-    '12 Main Street' == '12 main st')."""
+    '12 Main Street' == '12 main st'). Glued German types are replaced at the end of a word; every other type
+    is a whole word, looked up in one map (one pass over the words instead of a regular expression per type)."""
     text = F.regexp_replace(fold(value), r"[.,]", " ")
-    for full, short in sorted(STREET_ABBREVIATIONS.items(), key=lambda kv: -len(kv[0])):
-        short = short.rstrip(".")
-        if full in ("straße", "strasse", "platz", "allee", "weg"):
-            # German types are glued to the name: 'hauptstraße' -> 'hauptstr'
-            text = F.regexp_replace(text, f"{fold_text(full)}\\b", short)
-        else:
-            text = F.regexp_replace(text, f"\\b{full}\\b", short)
+    for full in sorted({fold_text(t) for t in GLUED_TYPES}, key=len, reverse=True):
+        text = F.regexp_replace(text, f"{full}\\b", STREET_ABBREVIATIONS[full].rstrip("."))
+    words = {full: short.rstrip(".") for full, short in STREET_ABBREVIATIONS.items() if full not in GLUED_TYPES}
+    lookup = F.create_map(*[F.lit(x) for pair in sorted(words.items()) for x in pair])
+    tokens = F.split(text, r"(?<=\W)|(?=\W)")  # words and the characters between them, in order
+    text = F.array_join(F.transform(tokens, lambda w: F.coalesce(F.try_element_at(lookup, w), w)), "")
     key = F.trim(F.regexp_replace(text, r"\s+", " "))
     return F.when(key != "", key)
 

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from c360.errors import C360Error
 from c360.silver import model as model_store
-from c360.silver.clustering import best_link_clusters, connected_components
+from c360.silver.clustering.driver import DriverClusterer
 from c360.silver.linkage import comparisons, prediction
 from c360.silver.linkage.backends.base import LinkageBackend
 from c360.silver.linkage.keys import linkage_input
@@ -58,8 +58,9 @@ def test_small_linkage_with_known_answer(spark: SparkSession, backend: LinkageBa
     assert counts and counts[-1]["cumulative"] <= 36
     scored, _ = prediction.predict(backend, linker, stored_model, min_probability=0.5)
     scored = prediction.without_conflicts(scored)
-    start = connected_components(keys, spark.createDataFrame([], "record_key_l string, record_key_r string"))
-    clusters, _ = best_link_clusters(start, scored, min_weight=math.log2(0.9 / 0.1), margin=3.0)
+    engine = DriverClusterer(spark)
+    start = engine.connected_components(keys, spark.createDataFrame([], "record_key_l string, record_key_r string"))
+    clusters, _ = engine.best_link_clusters(start, scored, min_weight=math.log2(0.9 / 0.1), margin=3.0)
     groups = {}
     for row in clusters.collect():
         groups.setdefault(row["component"], set()).add(row["record_key"])

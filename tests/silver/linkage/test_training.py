@@ -3,11 +3,17 @@ to a rule the fields allow, and data that supports no estimate says what is miss
 
 from __future__ import annotations
 
+import math
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
+import pytest
 from pyspark.sql import SparkSession
 
-from c360.silver.linkage import training
+from c360.datagen.crm_pairs import crm_pairs
+from c360.silver.linkage import comparisons as comps, training
+from c360.silver.linkage.backends.duckdb import DuckDBBackend
 from c360.silver.linkage.backends.base import LinkageBackend
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.linkage.spec import build, splink_settings
@@ -58,3 +64,52 @@ def test_data_with_no_near_certain_pair_says_what_is_missing(spark: SparkSession
     result = training.train(linker, spec, training.TrainingOptions(), records=3, unique_source_sizes={})
     assert result.problem is not None and "silver.linkage.prior_rules" in result.problem
     assert "first_name_key" in result.problem, "names the rules it tried"
+
+
+def _crm_keys(spark: SparkSession, records: int):  # noqa: ANN202
+    """Match keys of the independent generator's two CRM files (names, birth dates, addresses)."""
+    frames, _ = crm_pairs(records, seed=11)
+    rows = []
+    for source, frame in frames.items():
+        born = pd.to_datetime(frame.birth_date, format="mixed", dayfirst=True, errors="coerce")
+        for row, dob in zip(frame.itertuples(), born, strict=True):
+            def key(text: object) -> str | None:
+                letters = "".join(ch for ch in str(text or "").lower() if ch.isalpha())
+                return letters or None
+            rows.append((f"{source}:{row.id}", source, key(row.first_name), key(row.last_name), None, None, None,
+                         None if pd.isna(dob) else dob.date(), str(row.street or "").lower() or None, key(row.city),
+                         str(row.postcode or "") or None, None))
+    return linkage_input(spark.createDataFrame(rows, SCHEMA)).localCheckpoint()
+
+
+def _levels(model: dict) -> dict[tuple[str, str], tuple[float, float]]:
+    return {(c["output_column_name"], lvl["label_for_charts"]): (lvl.get("m_probability"), lvl.get("u_probability"))
+            for c in model["comparisons"] for lvl in c["comparison_levels"] if not lvl.get("is_null_level")}
+
+
+@pytest.mark.slow
+def test_em_over_agreement_patterns_estimates_what_splinks_em_over_every_pair_does(spark: SparkSession,
+                                                                                   tmp_path: Path) -> None:
+    keys = _crm_keys(spark, 6000)
+    fill = {**FEBRL, "social_handle": 0.5}  # a handle comparison whose levels carry fixed u values
+    spec = build(fill, config())
+    models = {}
+    with DuckDBBackend(spark, 2, "1GB", scratch=str(tmp_path)) as backend:
+        for patterns in (True, False):
+            linker = backend.linker(keys, splink_settings(spec))
+            options = training.TrainingOptions(em_patterns=patterns, em_max_pairs=None if not patterns else 1e6)
+            result = training.train(linker, spec, options, records=keys.count(), unique_source_sizes={})
+            assert result.problem is None
+            models[patterns] = _levels(linker.misc.save_model_to_json())
+    fast, full = models[True], models[False]
+    compared = 0
+    for level, (m_full, u_full) in full.items():
+        m_fast, u_fast = fast[level]
+        assert u_fast == u_full, f"{level}: u is estimated once, before EM, and fixed u values stay"
+        if isinstance(m_full, float) and m_full >= 0.01:
+            # the same estimate up to the weight term frequencies add to a common value's agreement
+            assert abs(math.log2(m_fast / m_full)) < 0.5, f"{level}: m {m_fast:.4f} against Splink's {m_full:.4f}"
+            compared += 1
+    assert compared >= 8
+    assert fast[("handle", "handle spells the name")][1] == comps.HANDLE_SPELLS_NAME_U
+    assert fast[("handle", "handle spells the name, full names equal")][1] == comps.HANDLE_SPELLS_EQUAL_NAME_U

@@ -30,6 +30,12 @@ class TrainingOptions:
     u_max_pairs: float = 5e6
     seed: int = 42
     prior_recall: float = 0.7
+    em_max_pairs: float | None = 1e6
+    """An EM session whose rule blocks more pairs samples them down to about this many (Splink's max_pairs:
+    a hash filter on records, which keeps the share of matches); None: every blocked pair."""
+    em_patterns: bool = True
+    """EM over the counts of distinct agreement patterns; False: Splink's EM over every pair with term
+    frequencies, many times slower, kept so the tests can hold the fast one against it."""
 
 
 @dataclass
@@ -78,10 +84,13 @@ def estimate_prior(linker: Linker, spec: ModelSpec, recall: float, pairs: int, r
     return False
 
 
-def _em(linker: Linker, rule: str, result: TrainingResult) -> bool:
+def _em(linker: Linker, rule: str, options: TrainingOptions, result: TrainingResult) -> bool:
+    """One EM session on the pairs `rule` blocks: Splink computes each pair's comparison vector once and
+    iterates over the counts of distinct agreement patterns (a few hundred rows), not over the pairs."""
     started = time.monotonic()
     try:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=options.em_patterns, max_pairs=options.em_max_pairs)
         result.em_sessions[rule] = "estimated"
         return True
     except EMTrainingException as exc:
@@ -121,7 +130,7 @@ def train(linker: Linker, spec: ModelSpec, options: TrainingOptions, records: in
         result.problem = f"u could not be estimated by random sampling ({exc})"
         return result
     result.seconds["u"] = time.monotonic() - started
-    trained = [_em(linker, rule_sql(r, spec.unique_sources), result) for r in spec.training_rules]
+    trained = [_em(linker, rule_sql(r, spec.unique_sources), options, result) for r in spec.training_rules]
     if not any(trained):
         result.problem = ("every EM session failed (too few records, or no matches among the pairs of "
                           "silver.linkage.training_rules); see the warnings")

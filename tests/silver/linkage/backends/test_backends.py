@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from c360.config import LinkageSettings
 from c360.datagen.crm_pairs import crm_pairs
+from c360.silver import model as model_store
 from c360.silver.linkage.backends import choose
 from tests.silver.test_stage_shapes import FIELDS, run_silver
 
@@ -36,6 +37,9 @@ def test_both_backends_give_the_same_pairs_with_the_same_model(spark: SparkSessi
     for name in ("spark", "duckdb"):  # the first run trains the model, the second predicts with it
         summary, store = run_silver(spark, tmp_path, frames, FIELDS, linkage={"backend": name})
         assert summary["linkage"]["backend"]["name"] == name and summary["model_version"] == 1
+        if name == "spark":
+            model = model_store.latest(tmp_path / "warehouse" / "_models" / "person_linkage")
+            assert model is not None and model.metadata()["trained_on"] == "duckdb", "Spark's model trains in the driver"
         rows = store.read("silver.match_pairs").where("method = 'splink'").collect()
         pairs[name] = {(r.record_key_l, r.record_key_r): r.match_probability for r in rows}
     assert len(pairs["spark"]) > 100

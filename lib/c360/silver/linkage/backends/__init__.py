@@ -42,4 +42,4 @@ def choose(spark: SparkSession, settings: LinkageSettings, records: int) -> tupl
             raise C360Error("silver.linkage.backend: duckdb runs on the driver's machine and needs a local Spark "
                             f"master (this one is {spark.sparkContext.master}); use spark or auto")
         return DuckDBBackend(spark, _local_threads(spark), settings.duckdb_memory_limit), why
-    return SparkBackend(spark), why
+    return SparkBackend(spark, settings.duckdb_memory_limit), why

@@ -28,6 +28,11 @@ class LinkageBackend(ABC):
     def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
         """A Splink linker over `keys` (match keys, one row per record)."""
 
+    def training_linker(self, sample: DataFrame, model: SettingsCreator | dict) -> Linker:
+        """A Splink linker to train a model on `sample` (at most silver.linkage.train_max_records records);
+        this backend's own linker unless it trains elsewhere."""
+        return self.linker(sample, model)
+
     @abstractmethod
     def pairs(self, predictions: object, columns: list[str] | None = None) -> DataFrame:
         """Splink's predictions as a Spark DataFrame of `columns` (default: PREDICTION_COLUMNS plus those of

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 
+import duckdb
 from pyspark.sql import DataFrame, SparkSession
-from splink import Linker, SettingsCreator, SparkAPI
+from splink import DuckDBAPI, Linker, SettingsCreator, SparkAPI
 
 from c360.silver.linkage.backends.base import LinkageBackend, kept_columns
 
@@ -17,8 +19,26 @@ class SparkBackend(LinkageBackend):
     name = "spark"
     dialect = "spark"
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, training_memory_limit: str = "4GB") -> None:
         self.spark = spark
+        self.training_memory_limit = training_memory_limit
+        self._training: duckdb.DuckDBPyConnection | None = None
+
+    def training_linker(self, sample: DataFrame, model: SettingsCreator | dict) -> Linker:
+        """Training runs on DuckDB in the driver, over an Arrow copy of the sample: the sample is bounded
+        (train_max_records), EM and u sampling are many small queries that cost Spark a job and a Parquet
+        write each (minutes where DuckDB takes seconds), and a saved model serves both backends (portable)."""
+        if self._training is None:
+            self._training = duckdb.connect()
+            self._training.execute(f"SET threads TO {os.cpu_count() or 1}")
+            self._training.execute(f"SET memory_limit = '{self.training_memory_limit}'")
+        api = DuckDBAPI(connection=self._training)
+        return Linker(api.register(self._training.from_arrow(sample.toArrow())), model, log_level=logging.WARNING)
+
+    def close(self) -> None:
+        if self._training is not None:
+            self._training.close()
+            self._training = None
 
     def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
         api = SparkAPI(spark_session=self.spark, break_lineage_method="parquet")

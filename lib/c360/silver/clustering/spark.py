@@ -1,11 +1,8 @@
-"""Clusters of records (connected components of the match edges) and their stable customer ids.
+"""The Spark clustering engine: any number of edges, on a cluster.
 
-Components come from min-label propagation in Spark: every record starts with its own key as label and
-takes the smallest label among itself and its neighbours until nothing changes (iterations ~ the longest
-chain; lineage is cut every few rounds). Customer ids are opaque and stable: a cluster keeps the id that
-most of its records had before (a split leaves the id with the piece that holds most of its records; a
-merge keeps the id of the larger side); only clusters with no previous id get a new one, a hash of their
-smallest record key, salted with the run id if that hash is already taken.
+Components come from min-label propagation: every record starts with its own key as label and takes the
+smallest label among itself and its neighbours until nothing changes (iterations ~ the longest chain;
+lineage is cut every few rounds). Mutual best links run as joins and window ranks per round.
 """
 
 from __future__ import annotations
@@ -17,10 +14,10 @@ from pyspark.sql import functions as F
 
 from c360.checkpoint import checkpoint
 from c360.errors import C360Error
+from c360.silver.clustering.base import Clusterer
+from c360.silver.clustering.pieces import split_pieces
 
 log = logging.getLogger(__name__)
-
-ID_PREFIX = "C"
 
 
 def connected_components(nodes: DataFrame, edges: DataFrame, max_iterations: int = 60,
@@ -43,35 +40,6 @@ def connected_components(nodes: DataFrame, edges: DataFrame, max_iterations: int
         if changed == 0:
             return labels
     raise C360Error(f"clustering did not converge in {max_iterations} rounds (a very long chain of matches?)")
-
-
-def _new_id(seed: Column) -> Column:
-    """An opaque id from a seed string: 'C' and 20 hex digits of its sha256."""
-    return F.concat(F.lit(ID_PREFIX), F.substring(F.sha2(seed, 256), 1, 20))
-
-
-def assign_customer_ids(components: DataFrame, previous: DataFrame | None, run_id: str) -> DataFrame:
-    """(record_key, customer_id): previous ids carried over per cluster, new ids only for new clusters."""
-    if previous is None:
-        previous = components.sparkSession.createDataFrame([], "record_key string, customer_id string")
-    votes = (components.join(previous.select("record_key", F.col("customer_id").alias("prev")), "record_key")
-             .groupBy("component", "prev").agg(F.count("*").alias("n")))
-    # each previous id goes to the component holding most of its records ...
-    by_id = Window.partitionBy("prev").orderBy(F.desc("n"), "component")
-    won = votes.withColumn("r", F.row_number().over(by_id)).where("r = 1").drop("r")
-    # ... and each component keeps the biggest id it won
-    by_component = Window.partitionBy("component").orderBy(F.desc("n"), "prev")
-    kept = won.withColumn("r", F.row_number().over(by_component)).where("r = 1").select(
-        "component", F.col("prev").alias("customer_id"))
-    clusters = components.select("component").distinct().join(kept, "component", "left")
-    fresh = _new_id(F.col("component"))
-    taken = previous.select(F.col("customer_id").alias("taken")).union(kept.select("customer_id")).distinct()
-    clusters = clusters.withColumn("_fresh", F.when(F.col("customer_id").isNull(), fresh))
-    clusters = clusters.join(taken, clusters["_fresh"] == taken["taken"], "left")
-    salted = _new_id(F.concat(F.col("component"), F.lit(f"#{run_id}")))
-    clusters = clusters.select("component", F.coalesce(
-        "customer_id", F.when(F.col("taken").isNull(), F.col("_fresh")).otherwise(salted)).alias("customer_id"))
-    return components.join(clusters, "component").select("record_key", "customer_id")
 
 
 def _relabel(components: DataFrame, merges: DataFrame) -> DataFrame:
@@ -198,9 +166,7 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
 
 def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> tuple[DataFrame, list[dict]]:
     """Split clusters above `max_size` along their strongest links (edges: record_key_l, record_key_r,
-    strength): a maximum spanning forest built strongest-first that never lets a piece pass `max_size`.
-    Oversized clusters are rare and small next to the data, so their edges are split in the driver.
-    Returns the components and one report row per split cluster."""
+    strength; see pieces.split_pieces): their members and inner edges are collected to the driver."""
     sizes = components.groupBy("component").agg(F.count("*").alias("size"))
     big = sizes.where(F.col("size") > max_size).select("component")
     big_members = components.join(big, "component").select("record_key", "component").collect()
@@ -210,26 +176,25 @@ def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> t
     keys = components.sparkSession.createDataFrame([(k,) for k in of], "record_key string")
     inner = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l").join(
         keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r")
-    parent = {k: k for k in of}
-    size = dict.fromkeys(of, 1)
-
-    def root(k: str) -> str:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for row in sorted(inner.collect(), key=lambda r: (-r.strength, r.record_key_l, r.record_key_r)):
-        a, b = root(row.record_key_l), root(row.record_key_r)
-        if a != b and of[a] == of[b] and size[a] + size[b] <= max_size:
-            a, b = min(a, b), max(a, b)
-            parent[b], size[a] = a, size[a] + size[b]
-    pieces: dict[str, set[str]] = {}
-    for k in of:
-        pieces.setdefault(of[k], set()).add(root(k))
-    report = [{"component": c, "size": sum(1 for k in of if of[k] == c), "pieces": len(p)} for c, p in sorted(pieces.items())]
-    # a piece's label: its smallest record key (the union-find roots above are exactly that)
-    relabel = components.sparkSession.createDataFrame([(k, root(k)) for k in of], "record_key string, _piece string")
+    piece, report = split_pieces(of, ((r.record_key_l, r.record_key_r, r.strength) for r in inner.collect()), max_size)
+    relabel = components.sparkSession.createDataFrame(list(piece.items()), "record_key string, _piece string")
     out = components.join(relabel, "record_key", "left").select(
         "record_key", F.coalesce("_piece", "component").alias("component"))
     return out, report
+
+
+class SparkClusterer(Clusterer):
+    """Clustering as Spark jobs (see the module functions)."""
+
+    name = "spark"
+
+    def connected_components(self, nodes: DataFrame, edges: DataFrame) -> DataFrame:
+        return connected_components(nodes, edges)
+
+    def best_link_clusters(self, components: DataFrame, scored: DataFrame, min_weight: float, margin: float,
+                           guards: DataFrame | None = None, max_rounds: int = 30,
+                           related_weight: float = 0.0) -> tuple[DataFrame, int]:
+        return best_link_clusters(components, scored, min_weight, margin, guards, max_rounds, related_weight)
+
+    def split_oversized(self, components: DataFrame, edges: DataFrame, max_size: int) -> tuple[DataFrame, list[dict]]:
+        return split_oversized(components, edges, max_size)

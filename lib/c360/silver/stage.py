@@ -143,12 +143,11 @@ def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.
     settings = for_dialect(model.load(), spec, backend.dialect)
     with watch.step("comparison counts"):
         linker = backend.linker(keys, settings)
-        counts = prediction.comparison_counts(linker)
+        counts = prediction.comparison_counts(linker, silver.linkage.max_comparisons)
     for row in counts:
         # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)
         print(f"  blocking rule {row['rule']}: {row['comparisons']:,} comparisons (cumulative {row['cumulative']:,})",
               file=sys.stderr)
-    prediction.check_comparisons(counts, silver.linkage.max_comparisons)
     with watch.step("predict"):
         scored, splink_frame = prediction.predict(backend, linker, settings, min_probability=min(0.5, silver.linkage.threshold))
         scored = scored.localCheckpoint()

@@ -54,8 +54,11 @@ def _people(spark: SparkSession):  # noqa: ANN202
 def test_small_linkage_with_known_answer(spark: SparkSession, backend: LinkageBackend, stored_model: dict) -> None:
     keys = linkage_input(_people(spark)).localCheckpoint()
     linker = backend.linker(keys, stored_model)
-    counts = prediction.comparison_counts(linker)
+    counts = prediction.comparison_counts(linker, limit=1e6)
     assert counts and counts[-1]["cumulative"] <= 36
+    exact = linker.blocking_analysis.count_comparisons_from_blocking_rules(record_sample_proportion=1.0)
+    assert [c["comparisons"] for c in counts] == [r["marginal_comparison_count"] for r in exact], \
+        "counted from the blocked pairs: Splink's exact marginal counts"
     scored, _ = prediction.predict(backend, linker, stored_model, min_probability=0.5)
     scored = prediction.without_conflicts(scored)
     engine = DriverClusterer(spark)
@@ -91,6 +94,13 @@ def _handle_gamma(model: dict, label: str) -> int:
     gamma = prediction.level_gamma(model, "handle", label)
     assert gamma is not None, label
     return gamma
+
+
+def test_comparisons_past_the_limit_stop_before_scoring_even_when_the_estimate_missed(
+        spark: SparkSession, backend: LinkageBackend, stored_model: dict) -> None:
+    linker = backend.linker(linkage_input(_people(spark)).localCheckpoint(), stored_model)
+    with pytest.raises(C360Error, match="max_comparisons"):
+        prediction.comparison_counts(linker, limit=2)
 
 
 def test_blocking_that_explodes_stops_before_predicting() -> None:

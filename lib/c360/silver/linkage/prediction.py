@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from splink import Linker
@@ -12,11 +14,39 @@ from c360.silver.linkage import comparisons as comps
 from c360.silver.linkage.backends.base import LinkageBackend
 
 
-def comparison_counts(linker: Linker) -> list[dict]:
-    """Comparisons each prediction blocking rule adds (after the earlier rules), exact counts."""
-    records = linker.blocking_analysis.count_comparisons_from_blocking_rules(record_sample_proportion=1.0)
+ESTIMATE_SAMPLE = 0.05  # records per side Splink's count estimate joins: 1/400 of the pairs
+
+
+def _counted(linker: Linker, proportion: float) -> list[dict]:
+    with warnings.catch_warnings():
+        # Splink warns that an estimate from few sampled pairs is unstable: it only decides whether to count exactly
+        warnings.simplefilter("ignore", UserWarning)
+        records = linker.blocking_analysis.count_comparisons_from_blocking_rules(record_sample_proportion=proportion)
     return [{"rule": r["blocking_rule"], "comparisons": int(r["marginal_comparison_count"]),
              "cumulative": int(r["cumulative_comparison_count"])} for r in records]
+
+
+def comparison_counts(linker: Linker, limit: float) -> list[dict]:
+    """Comparisons each prediction blocking rule adds (after the earlier rules), exact; stops before
+    predicting when they would pass `limit` (see check_comparisons).
+
+    Splink's exact count joins every rule once more (16 s at a million records on DuckDB, a minute on Spark),
+    so the total is first estimated on a 5% record sample per side; only an estimate near the limit is counted
+    exactly before anything is built. Then the blocked pairs are built once, counted per rule from that
+    table, and predict() scores them from Splink's cache."""
+    estimate = _counted(linker, ESTIMATE_SAMPLE)
+    if estimate and estimate[-1]["cumulative"] > limit / 4:
+        check_comparisons(_counted(linker, 1.0), limit)
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    found = linker.misc.query_sql(f"select match_key, count(*) as n from {blocked.physical_name} group by match_key",
+                                  output_type="pandas")
+    per_rule = {str(k): int(n) for k, n in zip(found["match_key"], found["n"], strict=True)}
+    counts, total = [], 0
+    for key, row in enumerate(estimate):
+        total += per_rule.get(str(key), 0)
+        counts.append({"rule": row["rule"], "comparisons": per_rule.get(str(key), 0), "cumulative": total})
+    check_comparisons(counts, limit)  # an estimate far off the mark still stops before scoring
+    return counts
 
 
 def check_comparisons(counts: list[dict], limit: float) -> None:

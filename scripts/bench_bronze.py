@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 from c360 import pipeline  # noqa: E402
 from c360.config import parse_config  # noqa: E402
 from c360.datagen.generate import generate  # noqa: E402
+from c360.memory import peak_memory_mib  # noqa: E402
 from c360.session import session_for  # noqa: E402
 from c360.storage import open_store  # noqa: E402
 
@@ -31,14 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def jvm_memory(spark) -> dict[str, float]:  # noqa: ANN001
-    """Peak RSS of the JVM process (VmHWM) and the summed peak usage of its heap pools, in MiB."""
-    jvm = spark._jvm
-    pid = jvm.java.lang.ProcessHandle.current().pid()
-    hwm = next((int(line.split()[1]) / 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if line.startswith("VmHWM")), float("nan"))
-    pools = jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
+    """Peak RSS of the JVM process and of this Python process (as the run summaries report them) and the
+    summed peak usage of the JVM's heap pools, in MiB."""
+    pools = spark._jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
     heap = sum(p.getPeakUsage().getUsed() for p in pools if str(p.getType()) == "Heap memory") / 2**20
-    return {"jvm_peak_rss_mib": round(hwm), "jvm_heap_peak_mib": round(heap)}
+    peak = peak_memory_mib(spark)
+    return {"jvm_peak_rss_mib": peak["jvm"], "jvm_heap_peak_mib": round(heap), "python_peak_rss_mib": peak["python"]}
 
 
 def main() -> int:
@@ -89,7 +87,6 @@ def main() -> int:
     print(f"re-run of the unchanged landing folder: {timings['re-run'][0]:.1f}s "
           f"({sum(s.get('records', 0) for s in timings['re-run'][1]['sources'].values())} records)")
     memory = jvm_memory(spark)
-    memory["python_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print("peak memory: " + ", ".join(f"{k} {v:,}" for k, v in memory.items()))
     mismatched = [n for n, s in result["sources"].items() if s.get("records") != manifest["sources"][n]["records"]]
     if mismatched:

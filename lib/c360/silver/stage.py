@@ -182,7 +182,7 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
     with watch.step("clustering"):
         rules = clustering.ClusterRules(min_weight=math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold)),
                                         margin=silver.linkage.ambiguity_margin, max_size=silver.max_cluster_size)
-        edges = exact.count() + scored.where(F.col("match_weight") >= min(rules.min_weight, rules.related_weight)).count()
+        edges = exact.count() + scored.where(F.col("match_weight") >= rules.weakest_link).count()
         engine, why = clustering.choose(ctx.spark, silver.clustering, edges)
         log.info("silver: clustering on the %s (%s)", engine.name, why)
         pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()

@@ -30,6 +30,11 @@ class ClusterRules:
     max_rounds: int = 30
     related_weight: float = 0.0
 
+    @property
+    def weakest_link(self) -> float:
+        """The lowest match weight any rule reads: weaker scored pairs play no part."""
+        return min(self.min_weight, self.related_weight)
+
 
 @dataclass
 class Clusters:

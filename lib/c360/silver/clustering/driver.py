@@ -280,6 +280,10 @@ class DriverClusterer(Clusterer):
         known = _known(left, right)
         return [left[known], right[known], *(table[c].to_numpy()[known] for c in extra)]
 
+    def _scored(self, keys: _Keys, scored: DataFrame, weakest: float) -> list[np.ndarray]:
+        """Scored edges from match weight `weakest` up: left, right, weight."""
+        return self._edges(keys, scored.where(F.col("match_weight") >= weakest), "match_weight")
+
     def connected_components(self, nodes: DataFrame, edges: DataFrame) -> DataFrame:
         keys = _Keys(nodes.select("record_key").toArrow()["record_key"])
         left, right = self._edges(keys, edges)
@@ -306,8 +310,7 @@ class DriverClusterer(Clusterer):
                            guards: DataFrame | None = None, max_rounds: int = 30,
                            related_weight: float = 0.0) -> tuple[DataFrame, int]:
         keys, records, labels, position = self._labelled(components)
-        weak = scored.where(F.col("match_weight") >= min(min_weight, related_weight))
-        left, right, weight = self._edges(keys, weak, "match_weight")
+        left, right, weight = self._scored(keys, scored, min(min_weight, related_weight))
         left, right = position[left], position[right]
         known = _known(left, right)
         grown, rounds = grow(labels, len(keys), left[known], right[known], weight[known],
@@ -344,8 +347,7 @@ class DriverClusterer(Clusterer):
         keys = _Keys(nodes.select("record_key").toArrow()["record_key"])
         everyone = np.arange(len(keys))  # records are numbered in order: number == position
         labels = components_of(len(keys), *self._edges(keys, exact))
-        weak = scored.where(F.col("match_weight") >= min(rules.min_weight, rules.related_weight))
-        left, right, weight = self._edges(keys, weak, "match_weight")
+        left, right, weight = self._scored(keys, scored, rules.weakest_link)
         labels, rounds = grow(labels, len(keys), left, right, weight, self._guards(keys, everyone, guards),
                               rules.min_weight, rules.margin, rules.max_rounds, rules.related_weight)
         labels, oversized = self._split(keys, everyone, labels, everyone, strength, rules.max_size)

@@ -21,6 +21,14 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 from c360.silver.linkage.backends.base import LinkageBackend, kept_columns
 
 
+def connection(threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection capped at `threads` and `memory_limit` (DuckDB's syntax, e.g. '4GB')."""
+    con = duckdb.connect()
+    con.execute(f"SET threads TO {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
 class DuckDBBackend(LinkageBackend):
     """Splink's DuckDB API on an in-memory connection with `threads` and `memory_limit` (DuckDB's syntax,
     e.g. '4GB'); needs a Spark master on this machine (the scratch folder is local)."""
@@ -31,9 +39,7 @@ class DuckDBBackend(LinkageBackend):
     def __init__(self, spark: SparkSession, threads: int, memory_limit: str, scratch: str | None = None) -> None:
         self.spark = spark
         self.scratch = Path(tempfile.mkdtemp(prefix="c360-linkage-", dir=scratch))
-        self.con = duckdb.connect()
-        self.con.execute(f"SET threads TO {int(threads)}")
-        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con = connection(threads, memory_limit)
         self.con.execute(f"SET temp_directory = '{self.scratch / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
         self._names = itertools.count(1)

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from splink import DuckDBAPI, Linker, SettingsCreator, SparkAPI
 
 from c360.silver.linkage.backends.base import LinkageBackend, kept_columns
+from c360.silver.linkage.backends.duckdb import connection
 
 
 class SparkBackend(LinkageBackend):
@@ -29,9 +30,7 @@ class SparkBackend(LinkageBackend):
         (train_max_records), EM and u sampling are many small queries that cost Spark a job and a Parquet
         write each (minutes where DuckDB takes seconds), and a saved model serves both backends (portable)."""
         if self._training is None:
-            self._training = duckdb.connect()
-            self._training.execute(f"SET threads TO {os.cpu_count() or 1}")
-            self._training.execute(f"SET memory_limit = '{self.training_memory_limit}'")
+            self._training = connection(os.cpu_count() or 1, self.training_memory_limit)
         api = DuckDBAPI(connection=self._training)
         return Linker(api.register(self._training.from_arrow(sample.toArrow())), model, log_level=logging.WARNING)
 

@@ -219,8 +219,12 @@ def readme_queries(project_root: Path, built: Built) -> list[str]:
     queries = [m.group(1) for m in re.finditer(r'^c360 sql --config conf/demo\.yaml "(.*)"$', section, re.MULTILINE)]
     xref = frame(built.store, "gold.customer_xref")
     profiles = frame(built.store, "gold.customer_profile")
-    shop = xref[xref["source"] == "shop_customers"].iloc[0]
-    email = profiles[profiles["customer_id"] == shop["customer_id"]]["emails"].iloc[0][0]
+    owners = profiles.explode("emails").groupby("emails")["customer_id"].nunique()
+    unique_emails = set(owners[owners == 1].index)   # a family e-mail belongs to several customers
+    profiles = profiles[profiles["emails"].map(lambda emails: emails is not None and any(e in unique_emails for e in emails))]
+    shop = xref[(xref["source"] == "shop_customers") & xref["customer_id"].isin(profiles["customer_id"])].iloc[0]
+    email = next(e for e in profiles[profiles["customer_id"] == shop["customer_id"]]["emails"].iloc[0]
+                 if e in unique_emails)
     readme_email = re.search(r"array_contains\(p\.emails, '([^']+)'\)", section).group(1)
     readme_shop = re.search(r"me\.source_record_id = '([^']+)'", section).group(1)
     return [q.replace(readme_email, email).replace(readme_shop, shop["source_record_id"]) for q in queries]

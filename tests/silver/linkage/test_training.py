@@ -113,3 +113,30 @@ def test_em_over_agreement_patterns_estimates_what_splinks_em_over_every_pair_do
     assert compared >= 8
     assert fast[("handle", "handle spells the name")][1] == comps.HANDLE_SPELLS_NAME_U
     assert fast[("handle", "handle spells the name, full names equal")][1] == comps.HANDLE_SPELLS_EQUAL_NAME_U
+
+
+def test_a_session_claiming_more_matches_than_the_prior_allows_is_rerun_at_the_share_it_allows(
+        spark: SparkSession, tmp_path: Path) -> None:
+    keys = _crm_keys(spark, 2000)
+    spec = build(FEBRL, config())
+    with DuckDBBackend(spark, 2, "1GB", scratch=str(tmp_path)) as backend:
+        linker = backend.linker(keys, splink_settings(spec))
+        free = training.train(linker, spec, training.TrainingOptions(), records=keys.count(), unique_source_sizes={})
+        assert free.problem is None and set(free.em_sessions.values()) == {"estimated"}
+        free_m = _levels(linker.misc.save_model_to_json())
+
+        linker = backend.linker(keys, splink_settings(spec))
+        prior = linker._settings_obj._probability_two_random_records_match  # noqa: SLF001
+        strict = training.TrainingOptions(max_match_excess=1e-9)
+        result = training.train(linker, spec, strict, records=keys.count(), unique_source_sizes={})
+        assert result.problem is None
+        assert all(s.startswith("estimated with the share of matches fixed at") for s in result.em_sessions.values())
+        sessions = linker._em_training_sessions  # noqa: SLF001
+        assert len(sessions) == len(result.em_sessions), "the first answer of each session is forgotten"
+        for session in sessions:
+            share = result.prior * training.allowed_pairs(keys.count(), {}) / training.blocked_pairs(linker, session)
+            assert session.core_model_settings.probability_two_random_records_match == pytest.approx(min(share, 0.5))
+        trained = linker.misc.save_model_to_json()
+        assert trained["probability_two_random_records_match"] == pytest.approx(result.prior), "the prior is restored"
+        assert prior is not None
+        assert _levels(trained) != free_m, "m comes from the fixed-share sessions"

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from splink import Linker
-from splink.internals.exceptions import EMTrainingException  # not exported publicly in Splink 5.0
+from splink.internals.em_training_session import EMTrainingSession  # not exported publicly in Splink 5.0
+from splink.internals.exceptions import EMTrainingException
+from splink.internals.misc import bayes_factor_to_prob, prob_to_bayes_factor
 
 from c360.silver.linkage.spec import ModelSpec, rule_sql
 
@@ -33,6 +35,9 @@ class TrainingOptions:
     em_max_pairs: float | None = 1e6
     """An EM session whose rule blocks more pairs samples them down to about this many (Splink's max_pairs:
     a hash filter on records, which keeps the share of matches); None: every blocked pair."""
+    max_match_excess: float = 3.0
+    """An EM session that claims more than this many times the matching pairs the prior allows in the whole
+    sample is re-run with its share of matches fixed (the prior's recall is a guess, hence the slack)."""
     em_patterns: bool = True
     """EM over the counts of distinct agreement patterns; False: Splink's EM over every pair with term
     frequencies, many times slower, kept so the tests can hold the fast one against it."""
@@ -84,14 +89,78 @@ def estimate_prior(linker: Linker, spec: ModelSpec, recall: float, pairs: int, r
     return False
 
 
-def _em(linker: Linker, rule: str, options: TrainingOptions, result: TrainingResult) -> bool:
-    """One EM session on the pairs `rule` blocks: Splink computes each pair's comparison vector once and
-    iterates over the counts of distinct agreement patterns (a few hundred rows), not over the pairs."""
-    started = time.monotonic()
+def _m_values(linker: Linker) -> dict[tuple[str, int], object]:
+    """Every level's m as it stands, to restore after a session whose answer is discarded."""
+    return {(cc.output_column_name, cl.comparison_vector_value): cl._m_probability  # noqa: SLF001
+            for cc in linker._settings_obj.comparisons for cl in cc._comparison_levels_excluding_null}  # noqa: SLF001
+
+
+def _discard(linker: Linker, session: EMTrainingSession, before: dict[tuple[str, int], object]) -> None:
+    """Forget what one EM session estimated: its m values leave every level, and m is what it was before."""
+    desc = f"EM, blocked on: {session._blocking_rule_for_training.blocking_rule_sql}"  # noqa: SLF001
+    for cc in linker._settings_obj.comparisons:  # noqa: SLF001
+        for cl in cc._comparison_levels_excluding_null:  # noqa: SLF001
+            cl._trained_m_probabilities = [r for r in cl._trained_m_probabilities if r["description"] != desc]  # noqa: SLF001
+            cl._m_probability = before[(cc.output_column_name, cl.comparison_vector_value)]  # noqa: SLF001
+    linker._em_training_sessions.remove(session)  # noqa: SLF001
+    linker._populate_m_u_from_trained_values()  # noqa: SLF001
+
+
+def blocked_pairs(linker: Linker, session: EMTrainingSession) -> float:
+    """Every pair a session's rule blocks: Splink's estimate from sizing the session's sample or, where that
+    probe saw too few records to find a pair, the exact count."""
+    blocked = (session._sample_info or {}).get("estimated_total_pairs")  # noqa: SLF001
+    if blocked is None:
+        rule = session._blocking_rule_for_training.blocking_rule_sql  # noqa: SLF001
+        counts = linker.blocking_analysis.count_comparisons_from_blocking_rules([rule], record_sample_proportion=1.0)
+        blocked = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+    return float(blocked)
+
+
+def _session(linker: Linker, rule: str, options: TrainingOptions, share: float | None = None,
+             first: EMTrainingSession | None = None) -> EMTrainingSession:
+    """Splink's EM session on `rule`; with `share`, the share of matches among its blocked pairs stays fixed
+    at that value. Splink starts a session at the prior times the Bayes factors of the levels the rule
+    implies (read from `first`, an earlier session on the rule), so the prior is set such that the start is
+    `share`, and restored afterwards."""
+    settings = linker._settings_obj  # noqa: SLF001
+    prior = settings._probability_two_random_records_match  # noqa: SLF001
+    if share is not None and first is not None:
+        implied = (prob_to_bayes_factor(first._blocking_adjusted_probability_two_random_records_match)  # noqa: SLF001
+                   / prob_to_bayes_factor(first.original_core_model_settings.probability_two_random_records_match))
+        settings._probability_two_random_records_match = bayes_factor_to_prob(prob_to_bayes_factor(share) / implied)  # noqa: SLF001
     try:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=options.em_patterns, max_pairs=options.em_max_pairs)
+        return linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=options.em_patterns, max_pairs=options.em_max_pairs,
+            fix_probability_two_random_records_match=share is not None)
+    finally:
+        settings._probability_two_random_records_match = prior  # noqa: SLF001
+
+
+def _em(linker: Linker, rule: str, options: TrainingOptions, result: TrainingResult, matches: float) -> bool:
+    """One EM session on the pairs `rule` blocks: Splink computes each pair's comparison vector once and
+    iterates over the counts of distinct agreement patterns (a few hundred rows), not over the pairs.
+
+    u is fixed at its value among random pairs, so on a rule that blocks many non-matches agreeing on a
+    field the rule derives from (a name prefix at a million records), every pair looks like a match and EM
+    converges to "nearly every blocked pair is a match". Such a session claims more matches than the prior
+    allows in the whole sample (`matches`); its answer is discarded and the session re-run with the share
+    of matches fixed at the most the prior allows among its pairs."""
+    started = time.monotonic()
+    before = _m_values(linker)
+    try:
+        session = _session(linker, rule, options)
+        blocked = blocked_pairs(linker, session)
+        claimed = session.core_model_settings.probability_two_random_records_match * blocked
+        log.info("silver: EM session on %s claims %.0f matching pairs (prior: %.0f)", rule, claimed, matches)
         result.em_sessions[rule] = "estimated"
+        if claimed > options.max_match_excess * matches:
+            _discard(linker, session, before)
+            share = min(matches / max(blocked, 1.0), 0.5)
+            _session(linker, rule, options, share, first=session)
+            result.em_sessions[rule] = (f"estimated with the share of matches fixed at {share:.3g}: EM alone claimed "
+                                        f"{claimed:,.0f} matching pairs, the prior allows about {matches:,.0f}")
+            log.warning("silver: EM session on %s %s", rule, result.em_sessions[rule])
         return True
     except EMTrainingException as exc:
         result.em_sessions[rule] = "skipped: " + str(exc).splitlines()[0]
@@ -130,7 +199,8 @@ def train(linker: Linker, spec: ModelSpec, options: TrainingOptions, records: in
         result.problem = f"u could not be estimated by random sampling ({exc})"
         return result
     result.seconds["u"] = time.monotonic() - started
-    trained = [_em(linker, rule_sql(r, spec.unique_sources), options, result) for r in spec.training_rules]
+    matches = result.prior * pairs
+    trained = [_em(linker, rule_sql(r, spec.unique_sources), options, result, matches) for r in spec.training_rules]
     if not any(trained):
         result.problem = ("every EM session failed (too few records, or no matches among the pairs of "
                           "silver.linkage.training_rules); see the warnings")

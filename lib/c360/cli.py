@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from c360.errors import C360Error
+from c360.progress import configure_logging
 
 log = logging.getLogger("c360")
 LATER = {
@@ -248,10 +249,7 @@ def cmd_later(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("py4j", "deltalake", "splink"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(debug=args.debug)
     handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
                 "sql-server": cmd_sql_server, "register": cmd_register}
     try:

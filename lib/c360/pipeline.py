@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
 
+from c360 import progress
 from c360.config import C360Config
 from c360.errors import C360Error
 from c360.memory import peak_memory_mib
@@ -105,19 +106,20 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
     if stage != "all" and stage not in STAGE_ORDER:
         raise C360Error(f"unknown stage {stage!r} (choose from {', '.join(STAGE_ORDER)}, all)")
     results: dict[str, dict] = {}
-    for name in wanted:
-        fn = STAGES.get(name)
-        if fn is None:
-            if stage != "all":
-                raise C360Error(f"stage {name!r} is not built yet in this version of c360")
-            results[name] = {"status": "not built yet"}
-            continue
-        started = time.monotonic()
-        log.info("stage %s: starting (run %s)", name, ctx.run_id)
-        summary = fn(ctx)
-        summary["seconds"] = round(time.monotonic() - started, 1)
-        summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
-        results[name] = summary
-        if summary.get("failed"):
-            break  # later stages would build on incomplete input
+    with progress.running(ctx.run_id, ctx.spark) as told:
+        for name in wanted:
+            fn = STAGES.get(name)
+            if fn is None:
+                if stage != "all":
+                    raise C360Error(f"stage {name!r} is not built yet in this version of c360")
+                results[name] = {"status": "not built yet"}
+                continue
+            started = time.monotonic()
+            with told.stage(name):
+                summary = fn(ctx)
+            summary["seconds"] = round(time.monotonic() - started, 1)
+            summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
+            results[name] = summary
+            if summary.get("failed"):
+                break  # later stages would build on incomplete input
     return results

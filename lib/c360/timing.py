@@ -10,9 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from c360 import progress
+
 
 class Stopwatch:
-    """Adds up wall-clock seconds per step name, in the order the steps first ran."""
+    """Adds up wall-clock seconds per step name, in the order the steps first ran; each step is also
+    reported as the run's progress (c360.progress)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -21,7 +24,8 @@ class Stopwatch:
     def step(self, name: str) -> Iterator[None]:
         started = time.monotonic()
         try:
-            yield
+            with progress.step(name):
+                yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 1)
 

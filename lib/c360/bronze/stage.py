@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+from c360 import progress
 from c360.bronze.ingest import ingest_source
 from c360.pipeline import RunContext, register
+from c360.timing import Stopwatch
+
+log = logging.getLogger(__name__)
 
 
 @register("bronze")
@@ -11,9 +17,15 @@ def run_bronze(ctx: RunContext) -> dict:
     """Ingest all sources; a source that fails is reported and the others still land."""
     sources = {}
     failed = []
+    watch = Stopwatch()
+    progress.expect(len(ctx.config.sources))
     for source in ctx.config.sources:
-        result = ingest_source(ctx, source)
+        with watch.step(f"source {source.name}"):
+            result = ingest_source(ctx, source)
         sources[source.name] = result.summary()
+        log.info("bronze: %s %s: %d new and %d changed files, %d records written, %d quarantined", source.name,
+                 result.status, result.files_new, result.files_changed, result.written, sum(result.quarantined.values()))
         if result.error:
             failed.append(result.error)
-    return {"sources": sources, "failed": failed} if failed else {"sources": sources}
+    summary = {"sources": sources, "seconds_per_step": watch.seconds}
+    return {**summary, "failed": failed} if failed else summary

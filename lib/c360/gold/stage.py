@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360 import progress
 from c360.errors import C360Error
 from c360.gold import accounts as accounts_mod
 from c360.gold import attribution, metrics, profile, quality, timeline, xref
@@ -23,8 +25,10 @@ from c360.gold.households import households
 from c360.gold.survivorship import golden_values
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.storage import Txn
+from c360.timing import Stopwatch
 
 RUNS = "gold._runs"
+log = logging.getLogger(__name__)
 INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions")
 
 
@@ -106,23 +110,29 @@ def run_gold(ctx: RunContext) -> dict:
     print_fp = fingerprint(ctx)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same silver versions and gold settings)"}
-    tables = build(ctx)
-    gates = quality.check(tables["gold.customer_profile"], tables["gold.customer_xref"],
-                          tables["gold.customer_interactions"], ctx.config.gold.quality)
+    watch = Stopwatch()
+    with watch.step("build"):
+        tables = build(ctx)
+    progress.expect(2 + len(tables))
+    with watch.step("quality gates"):
+        gates = quality.check(tables["gold.customer_profile"], tables["gold.customer_xref"],
+                              tables["gold.customer_interactions"], ctx.config.gold.quality)
     if not gates.passed:
         return {"failed": [f"gold: data-quality gate failed, nothing published (previous gold kept): {f}"
                            for f in gates.failures], "violations": gates.violations, "completeness": gates.completeness}
     txn = Txn("c360/gold", ctx.run_number)
     written = {}
     for name, frame in tables.items():
-        ctx.store.overwrite(frame, name, txn=txn)
-        written[name.split(".")[1]] = ctx.store.read(name).count()
+        with watch.step(f"write {name}"):
+            ctx.store.overwrite(frame, name, txn=txn)
+            written[name.split(".")[1]] = ctx.store.read(name).count()
+        log.info("gold: %s written (%d rows)", name, written[name.split(".")[1]])
     unresolved = (ctx.store.read("gold.unresolved_interactions").groupBy("reason").count().collect()
                   if "gold.unresolved_interactions" in tables else [])
     summary = {"tables": written, "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
                "profiles_changed": ctx.store.read("gold.customer_profile").where(F.col("updated_at") >= F.lit(
                    _run_started(ctx)).cast("timestamp")).count(),
-               "completeness": gates.completeness}
+               "completeness": gates.completeness, "seconds_per_step": watch.seconds}
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
                                      "run_id string, fingerprint string, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)

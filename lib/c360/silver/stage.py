@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360 import progress
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, register
@@ -45,6 +46,9 @@ from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 RUNS = "silver._runs"
+# the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
+SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
+                "charts", "clustering", "customer ids", "charts", "writes", "interactions")
 TABLES = ("person_records", "match_pairs", "identity_map", "hub_identifiers", "interactions")
 
 
@@ -223,6 +227,7 @@ def run_silver(ctx: RunContext) -> dict:
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same bronze versions, settings and model)"}
     watch = Stopwatch()
+    progress.expect(len(SILVER_STEPS))
     with watch.step("person records"):
         records = all_person_records(ctx).localCheckpoint()
     with watch.step("match keys"):

@@ -4,6 +4,8 @@
 # MAGIC Builds the gold tables from silver (golden profiles with lineage, cross-reference, timeline, metrics,
 # MAGIC households, accounts), after the data-quality gates pass, and shows one customer's 360 view. Schedule it
 # MAGIC after the silver notebook with the widget `config`; locally and in the tests it reads `C360_CONFIG`.
+# MAGIC The job of `databricks.yml` also passes `job_started_ms` and `job_run_id`: every task and retry of one job run
+# MAGIC is then one c360 run id, so a retried task skips the writes its run already committed.
 
 # COMMAND ----------
 
@@ -16,7 +18,7 @@ from c360.errors import C360Error
 from c360.sql import query
 
 config_path = notebook.parameter(globals().get("dbutils"), "config", "C360_CONFIG", "../conf/demo.yaml")
-ctx = notebook.open_run(config_path)
+ctx = notebook.open_run(config_path, globals().get("dbutils"))
 store = ctx.store
 results = pipeline.run(ctx, "gold")
 print(json.dumps(results, indent=2, default=str))

@@ -5,6 +5,8 @@
 # MAGIC how records were linked, and, when a ground-truth file is given, how well. Schedule it after the bronze
 # MAGIC notebook with the widget `config` (and optionally `truth`); locally and in the tests it reads the
 # MAGIC `C360_CONFIG` and `C360_TRUTH` environment variables.
+# MAGIC The job of `databricks.yml` also passes `job_started_ms` and `job_run_id`: every task and retry of one job run
+# MAGIC is then one c360 run id, so a retried task skips the writes its run already committed.
 
 # COMMAND ----------
 
@@ -17,7 +19,7 @@ from c360.silver.evaluation import evaluate, format_report
 
 config_path = notebook.parameter(globals().get("dbutils"), "config", "C360_CONFIG", "../conf/demo.yaml")
 truth_path = notebook.parameter(globals().get("dbutils"), "truth", "C360_TRUTH")
-ctx = notebook.open_run(config_path)
+ctx = notebook.open_run(config_path, globals().get("dbutils"))
 spark, store = ctx.spark, ctx.store
 results = pipeline.run(ctx, "silver")
 print(json.dumps(results, indent=2, default=str))

@@ -18,7 +18,7 @@ want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "c360: installing dependencies (first run takes a few minutes)" >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements.lock" -e "$ROOT[test]"
+  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements.lock" -e "$ROOT[spark,test]"
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

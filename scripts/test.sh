@@ -18,4 +18,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -f /usr/share/ja
     echo "c360: PostgreSQL is not installed; the JDBC tests will skip" >&2
   fi
 fi
+# The run report's test opens its pages in a real headless Chromium (Debian's packages).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "c360: installing Chromium and its driver for the report test" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+      >/dev/null 2>&1 || echo "c360: could not install Chromium; the browser tests will skip" >&2
+  else
+    echo "c360: Chromium is not installed; the browser tests will skip" >&2
+  fi
+fi
 exec python -m pytest "$@"

@@ -20,7 +20,6 @@ log = logging.getLogger("c360")
 LATER = {
     "erase": "GDPR erasure of one data subject",
     "export-subject": "GDPR export of one data subject's data",
-    "report": "HTML run report",
 }
 
 
@@ -80,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
                               description="CREATE TABLE <catalog>.<schema>.<table> USING DELTA LOCATION ... for "
                                           "the layers in gold.catalog; idempotent. Needs the delta-spark engine.")
     _config_arg(register)
+
+    report = sub.add_parser("report", help="print a run's summary and the path of its report page",
+                            description="Every `c360 run` writes summary.json and index.html into "
+                                        "<reports dir>/<run id>/; this prints the latest run's summary (or --run-id's).")
+    _config_arg(report)
+    report.add_argument("--run-id", help="the run whose report to show (default: the latest)")
 
     for name, text in LATER.items():
         later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
@@ -242,6 +247,16 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from c360.config import load_config
+    from c360.report import show
+
+    summary, page = show(load_config(args.config), args.run_id)
+    print(json.dumps(summary, indent=2, default=str))
+    print(f"report page: {page}", file=sys.stderr)
+    return 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
     return 2
@@ -251,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(debug=args.debug)
     handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
-                "sql-server": cmd_sql_server, "register": cmd_register}
+                "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report}
     try:
         return handlers.get(args.command, cmd_later)(args)
     except C360Error as exc:

@@ -305,7 +305,10 @@ class SilverSettings(_Strict):
     max_cluster_size: int = Field(default=50, ge=2)
     """A cluster above this size is reported and split along its strongest links."""
     reports_dir: str | None = None
-    """Where each run's Splink charts go (<reports_dir>/<run id>/); default <warehouse>/_reports."""
+    """Where each run's report goes (<reports_dir>/<run id>/: summary.json, index.html, Splink's charts);
+    default <warehouse>/_reports; a local path or a URI of the warehouse's file systems (s3://, ...)."""
+    reports_keep_runs: int = Field(default=30, ge=1)
+    """How many runs' reports to keep; older run folders are deleted when a run writes its report."""
 
 
 GOLDEN_FIELDS: tuple[str, ...] = (

@@ -7,6 +7,7 @@ prints. Stages a later part of the project has not built yet are reported as suc
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from c360 import progress
 from c360.config import C360Config
 from c360.errors import C360Error
 from c360.memory import peak_memory_mib
+from c360.report import write_report
 from c360.session import EngineChoice
 from c360.storage import TableStore
 
@@ -67,6 +69,15 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp[:-4]}Z-{uuid.uuid4().hex[:8]}"
 
 
+def run_id_for(started: datetime, key: str) -> str:
+    """The run id of an outside run (a scheduler's job run) that started at `started` and is known as `key`:
+    the same for every task and retry of that run, so a retry skips what the run already committed."""
+    suffix = re.sub(r"[^A-Za-z0-9]", "", key)[-32:]
+    if not suffix:
+        raise C360Error(f"a run key needs letters or digits (got {key!r})")
+    return f"{started.astimezone(timezone.utc).strftime(RUN_ID_TIME)[:-4]}Z-{suffix}"
+
+
 def run_number(run_id: str) -> int:
     """Milliseconds since the epoch at the run's start, from its id; a C360Error for ids of another shape."""
     try:
@@ -106,20 +117,32 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
     if stage != "all" and stage not in STAGE_ORDER:
         raise C360Error(f"unknown stage {stage!r} (choose from {', '.join(STAGE_ORDER)}, all)")
     results: dict[str, dict] = {}
+    # every run leaves a report, failed ones included (a stage that raised: its error is the report's failure)
     with progress.running(ctx.run_id, ctx.spark) as told:
-        for name in wanted:
-            fn = STAGES.get(name)
-            if fn is None:
-                if stage != "all":
-                    raise C360Error(f"stage {name!r} is not built yet in this version of c360")
-                results[name] = {"status": "not built yet"}
-                continue
-            started = time.monotonic()
-            with told.stage(name):
-                summary = fn(ctx)
-            summary["seconds"] = round(time.monotonic() - started, 1)
-            summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
-            results[name] = summary
-            if summary.get("failed"):
-                break  # later stages would build on incomplete input
+        try:
+            _run_stages(ctx, stage, wanted, told, results)
+        except Exception as exc:
+            write_report(ctx, results, f"{type(exc).__name__}: {exc}")
+            raise
+        write_report(ctx, results)
     return results
+
+
+def _run_stages(ctx: RunContext, stage: str, wanted: tuple[str, ...], told: progress.RunProgress,
+                results: dict[str, dict]) -> None:
+    """Run the wanted stages in order into `results`, stopping after one that failed."""
+    for name in wanted:
+        fn = STAGES.get(name)
+        if fn is None:
+            if stage != "all":
+                raise C360Error(f"stage {name!r} is not built yet in this version of c360")
+            results[name] = {"status": "not built yet"}
+            continue
+        started = time.monotonic()
+        with told.stage(name):
+            summary = fn(ctx)
+        summary["seconds"] = round(time.monotonic() - started, 1)
+        summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
+        results[name] = summary
+        if summary.get("failed"):
+            break  # later stages would build on incomplete input

@@ -30,6 +30,7 @@ from c360 import progress
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, register
+from c360.report import run_folder, staged
 from c360.silver import clustering, model as model_store
 from c360.silver.linkage import charts as charts_module, prediction, training
 from c360.silver.linkage.backends import LinkageBackend, choose
@@ -233,11 +234,11 @@ def run_silver(ctx: RunContext) -> dict:
     with watch.step("match keys"):
         keys = linkage_input(records).localCheckpoint()
         spec = build_spec(profile(keys), ctx.config)
-    with linkage_backend(ctx, keys) as (backend, why):
+    with linkage_backend(ctx, keys) as (backend, why), staged(run_folder(ctx.config, ctx.run_id)) as report_dir:
         with watch.step("model"):
             model, trained = model_for(ctx, keys, spec, backend)
-        report_dir = os.path.join(ctx.config.silver.reports_dir or os.path.join(ctx.config.warehouse, "_reports"), ctx.run_id)
         result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch)
+    result["summary"]["charts"] = run_folder(ctx.config, ctx.run_id)
     print_fp = fingerprint(ctx, model.version if model else None)
     linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
                        **trained}

@@ -4,12 +4,15 @@ pairs, and the cluster studio of a sample of clusters, as HTML files in the run'
 from __future__ import annotations
 
 import os
+import re
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from splink import Linker
 
 from c360.silver.linkage.backends.base import LinkageBackend
+
+REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']?https?://[^>]*>\s*", re.IGNORECASE)
 
 
 def write_charts(linker: Linker, predictions: object, folder: str, sample: int = 10) -> list[str]:
@@ -25,7 +28,7 @@ def write_charts(linker: Linker, predictions: object, folder: str, sample: int =
     written = []
     for name, chart in charts.items():
         path = os.path.join(folder, name)
-        chart.save(path)
+        chart.save(path, inline=True)   # with Vega's scripts inside: the report loads nothing from the network
         written.append(path)
     return written
 
@@ -39,4 +42,15 @@ def cluster_studio(backend: LinkageBackend, linker: Linker, predictions: object,
     clustered = backend.small_table(records.join(chosen, "record_key"))
     frame = linker._db_api.register(clustered)  # noqa: SLF001 - Splink needs its own table handle
     linker.visualisations.cluster_studio_dashboard(predictions, frame, path, cluster_ids=ids, overwrite=True)
+    without_remote_links(path)
     return path
+
+
+def without_remote_links(path: str) -> None:
+    """Drop the <link> tags of a page that point at the network. Splink's cluster studio inlines its scripts
+    but links a web font (Google Fonts); clusters and CI have no general internet, so the page falls back to
+    a local font instead of logging a failed request."""
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(REMOTE_LINK.sub("", text))

@@ -1,0 +1,115 @@
+"""The figures of a run's report: what the run did (its stages' summaries) and what the warehouse holds after
+it (rows per table, quarantine by reason, the latest linkage and gold figures, match weights and cluster
+sizes). Every figure is a small aggregate; no record value leaves the tables."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from c360.storage import TableStore
+
+if TYPE_CHECKING:
+    from c360.pipeline import RunContext
+
+LAYERS = ("bronze", "silver", "gold")
+PACKAGES = ("c360", "pyspark", "delta-spark", "deltalake", "splink", "duckdb")
+
+
+def versions() -> dict[str, str | None]:
+    """The versions of c360 and what it runs on."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def table_counts(store: TableStore) -> dict[str, dict[str, int]]:
+    """Rows per table, per layer (bookkeeping tables, whose names start with `_`, left out)."""
+    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
+    for name in store.list_tables():
+        layer, table = name.split(".", 1)
+        if layer in counts and not table.startswith("_"):
+            counts[layer][table] = store.read(name).count()
+    return counts
+
+
+def quarantine(store: TableStore) -> list[dict]:
+    """Quarantined records per source and reason."""
+    if not store.exists("bronze._quarantine"):
+        return []
+    rows = store.read("bronze._quarantine").groupBy("source", "reason").count().orderBy("source", "reason").collect()
+    return [{"source": r["source"], "reason": r["reason"], "records": r["count"]} for r in rows]
+
+
+def last_summary(store: TableStore, runs_table: str) -> dict | None:
+    """The summary a stage recorded in its last committed run (its `_runs` table), whichever run that was."""
+    if not store.exists(runs_table):
+        return None
+    row = store.read(runs_table).orderBy(F.desc("finished_at")).select("run_id", "summary").first()
+    return None if row is None else {"run_id": row["run_id"], **json.loads(row["summary"])}
+
+
+def histogram(values: DataFrame, column: str, width: float) -> list[list[float]]:
+    """[bin start, count] of a numeric column in bins of `width`."""
+    bins = values.select((F.floor(F.col(column) / width) * width).alias("bin")).where("bin is not null")
+    return [[float(r["bin"]), int(r["count"])] for r in bins.groupBy("bin").count().orderBy("bin").collect()]
+
+
+def cluster_sizes(identity: DataFrame) -> list[list[int]]:
+    """[records per customer, customers] over the identity map."""
+    sizes = identity.groupBy("customer_id").count().groupBy(F.col("count").alias("size")).count().orderBy("size")
+    return [[int(r["size"]), int(r["count"])] for r in sizes.collect()]
+
+
+def linkage(store: TableStore) -> dict:
+    """The latest silver figures: its summary, the match-weight histogram and the cluster sizes."""
+    silver = last_summary(store, "silver._runs")
+    if silver is None:
+        return {}
+    keep = ("run_id", "person_records", "customers", "match_pairs", "comparisons", "model_version", "clustering_rounds",
+            "oversized_clusters", "clustering_engine", "churn", "seconds_per_step")
+    found = {k: silver[k] for k in keep if k in silver}
+    found["backend"] = silver.get("linkage", {}).get("backend")
+    found["warning"] = silver.get("linkage", {}).get("warning")
+    if store.exists("silver.match_pairs"):
+        found["match_weights"] = histogram(store.read("silver.match_pairs"), "match_weight", 1.0)
+    if store.exists("silver.identity_map"):
+        found["cluster_sizes"] = cluster_sizes(store.read("silver.identity_map"))
+    return found
+
+
+def stages(results: dict[str, dict]) -> dict[str, dict]:
+    """Per stage of this run: status, seconds, seconds per step, failures."""
+    out = {}
+    for name, summary in results.items():
+        status = "failed" if summary.get("failed") else summary.get("status", "done")
+        out[name] = {"status": status, "seconds": summary.get("seconds"),
+                     "seconds_per_step": summary.get("seconds_per_step", {}), "failed": summary.get("failed", [])}
+    return out
+
+
+def collect(ctx: RunContext, results: dict[str, dict], error: str | None) -> dict:
+    """Everything summary.json holds for this run."""
+    failures = [m for s in results.values() for m in s.get("failed", [])] + ([error] if error else [])
+    gold = last_summary(ctx.store, "gold._runs") or {}
+    bronze = results.get("bronze", {}).get("sources", {})
+    return {
+        "run_id": ctx.run_id, "finished_at": datetime.now(timezone.utc).isoformat(), "status": "failed" if failures else "ok",
+        "failures": failures, "command": " ".join(sys.argv), "warehouse": ctx.config.warehouse,
+        "engine": {"name": ctx.engine.name, "why": ctx.engine.reason}, "spark_master": ctx.spark.sparkContext.master,
+        "versions": versions(), "stages": stages(results), "tables": table_counts(ctx.store),
+        "bronze_this_run": {name: {k: s.get(k) for k in ("status", "records", "written", "quarantined")} for name, s in bronze.items()},
+        "quarantine": quarantine(ctx.store), "linkage": linkage(ctx.store),
+        "gold": {k: gold.get(k) for k in ("run_id", "completeness", "unresolved_interactions", "profiles_changed")},
+    }

@@ -1,0 +1,89 @@
+"""The report's plots, made with plotly from the figures of summary.json: each is a function of the summary
+alone, so a page can be re-rendered from a stored summary."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+HEIGHT = 340
+
+
+def _bar(title: str, x: list, y: list, x_title: str, y_title: str, log_y: bool = False) -> go.Figure:
+    figure = go.Figure(go.Bar(x=x, y=y))
+    figure.update_layout(title=title, height=HEIGHT, margin={"t": 50, "b": 40, "l": 60, "r": 20},
+                         xaxis_title=x_title, yaxis_title=y_title, template="plotly_white")
+    if log_y:
+        figure.update_yaxes(type="log")
+    return figure
+
+
+def records_per_source(summary: dict) -> go.Figure | None:
+    bronze = summary.get("tables", {}).get("bronze", {})
+    if not bronze:
+        return None
+    names = sorted(bronze)
+    return _bar("Records per source (bronze)", names, [bronze[n] for n in names], "source", "records")
+
+
+def quarantine_reasons(summary: dict) -> go.Figure | None:
+    rows = summary.get("quarantine", [])
+    if not rows:
+        return None
+    figure = go.Figure()
+    for source in sorted({r["source"] for r in rows}):
+        mine = [r for r in rows if r["source"] == source]
+        figure.add_bar(name=source, x=[r["reason"] for r in mine], y=[r["records"] for r in mine])
+    figure.update_layout(title="Quarantined records by reason", barmode="stack", height=HEIGHT, template="plotly_white",
+                         xaxis_title="reason", yaxis_title="records", margin={"t": 50, "b": 40, "l": 60, "r": 20})
+    return figure
+
+
+def match_weights(summary: dict) -> go.Figure | None:
+    bins = summary.get("linkage", {}).get("match_weights", [])
+    if not bins:
+        return None
+    return _bar("Match weight of scored pairs (silver.match_pairs)", [b for b, _ in bins], [c for _, c in bins],
+                "match weight (bits)", "pairs", log_y=True)
+
+
+def cluster_sizes(summary: dict) -> go.Figure | None:
+    sizes = summary.get("linkage", {}).get("cluster_sizes", [])
+    if not sizes:
+        return None
+    return _bar("Records per customer", [s for s, _ in sizes], [c for _, c in sizes], "records", "customers", log_y=True)
+
+
+def completeness(summary: dict) -> go.Figure | None:
+    shares = (summary.get("gold") or {}).get("completeness") or {}
+    if not shares:
+        return None
+    names = sorted(shares, key=lambda n: -shares[n])
+    figure = _bar("Golden-field completeness (share of profiles)", names, [shares[n] for n in names], "field", "share")
+    figure.update_yaxes(range=[0, 1])
+    return figure
+
+
+def stage_timings(summary: dict) -> go.Figure | None:
+    stages = summary.get("stages", {})
+    if not stages:
+        return None
+    figure = go.Figure()
+    steps = [(stage, step, s) for stage, info in stages.items() for step, s in (info.get("seconds_per_step") or {}).items()]
+    for stage, step, seconds in steps:
+        figure.add_bar(name=f"{stage}: {step}", x=[stage], y=[seconds])
+    if not steps:
+        figure.add_bar(x=list(stages), y=[info.get("seconds") or 0 for info in stages.values()])
+    figure.update_layout(title="Seconds per stage and step (this run)", barmode="stack", height=HEIGHT + 80,
+                         template="plotly_white", yaxis_title="seconds", margin={"t": 50, "b": 40, "l": 60, "r": 20})
+    return figure
+
+
+ALL = {"records_per_source": records_per_source, "quarantine_reasons": quarantine_reasons,
+       "match_weights": match_weights, "cluster_sizes": cluster_sizes, "completeness": completeness,
+       "stage_timings": stage_timings}
+
+
+def figures(summary: dict) -> dict[str, go.Figure]:
+    """Every plot the summary has data for, by name."""
+    made = {name: make(summary) for name, make in ALL.items()}
+    return {name: fig for name, fig in made.items() if fig is not None}

@@ -1,0 +1,166 @@
+"""A run's report end to end: a small run of every stage writes summary.json, index.html and Splink's charts;
+`c360 report` shows it; a failed run has one too; old runs are pruned; and the pages open in a real headless
+Chromium with networking disabled, without console errors or failed requests, every plot drawn."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+
+from c360 import pipeline
+from c360.cli import main
+from c360.config import C360Config, parse_config
+from c360.datagen.generate import generate
+from c360.errors import C360Error
+from c360.report.figures import figures
+from c360.report import files
+from c360.session import EngineChoice
+from c360.silver.model import NAME
+from c360.storage import open_store
+from tests.bronze.test_stage import demo_config
+
+SPLINK_CHARTS = {"match_weights.html", "m_u_parameters.html", "waterfall_sample.html", "cluster_studio.html"}
+
+
+@dataclass
+class Reported:
+    config: C360Config
+    config_path: Path
+    run_id: str
+    folder: Path
+
+
+def _config(project_root: Path, root: Path, **silver: object) -> tuple[C360Config, Path]:
+    doc = demo_config(project_root, root)
+    models = root / "models"
+    models.mkdir(exist_ok=True)
+    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
+    doc["silver"]["linkage"]["model_dir"] = str(models)
+    doc["silver"].update(silver)
+    path = root / "c360.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return parse_config(doc, path), path
+
+
+@pytest.fixture(scope="module")
+def reported(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Reported:
+    root = tmp_path_factory.mktemp("report")
+    generate(120, root / "landing", seed=5)
+    config, path = _config(project_root, root)
+    store = open_store(spark, "delta-rs", config.warehouse)
+    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+    pipeline.run(ctx, "all")
+    return Reported(config, path, ctx.run_id, Path(files.run_folder(config, ctx.run_id)))
+
+
+@pytest.mark.slow
+def test_a_run_writes_its_summary_page_and_charts(reported: Reported) -> None:
+    summary = json.loads((reported.folder / "summary.json").read_text())
+    assert summary["run_id"] == reported.run_id and summary["status"] == "ok"
+    assert set(summary["stages"]) == {"bronze", "silver", "gold"}
+    assert all(stage["seconds_per_step"] for stage in summary["stages"].values())
+    assert summary["tables"]["bronze"]["crm_contacts"] > 0 and summary["tables"]["gold"]["customer_profile"] > 0
+    assert summary["linkage"]["match_weights"] and summary["linkage"]["cluster_sizes"]
+    assert summary["gold"]["completeness"]["first_name"] > 0.9
+    assert summary["versions"]["splink"] == "5.0.0"
+    assert SPLINK_CHARTS | {"index.html", "summary.json"} <= {p.name for p in reported.folder.iterdir()}
+    for chart in SPLINK_CHARTS:
+        text = (reported.folder / chart).read_text()
+        assert not re.search(r"<script[^>]*\bsrc=[\"']?https?:", text), f"{chart} loads its scripts inline"
+
+
+@pytest.mark.slow
+def test_c360_report_prints_the_latest_summary(reported: Reported, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--config", str(reported.config_path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run_id"] == reported.run_id
+    assert f"{reported.run_id}/index.html" in captured.err
+    assert main(["report", "--config", str(reported.config_path), "--run-id", "20200101T000000.000000Z-gone"]) == 1
+    assert "has no report" in capsys.readouterr().err
+
+
+def test_a_failed_run_has_a_report_and_old_reports_are_pruned(project_root: Path, tmp_path: Path,
+                                                             spark: SparkSession) -> None:
+    config, _ = _config(project_root, tmp_path, reports_keep_runs=2)
+    store = open_store(spark, "delta-rs", config.warehouse)
+    run_ids = []
+    for _ in range(3):
+        ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+        with pytest.raises(C360Error, match="run the silver stage first"):
+            pipeline.run(ctx, "gold")
+        run_ids.append(ctx.run_id)
+        time.sleep(0.01)
+    root = files.reports_root(config)
+    assert files.run_ids(root) == run_ids[1:]
+    summary = json.loads(files.read_text(f"{root}/{run_ids[-1]}", "summary.json"))
+    assert summary["status"] == "failed" and "run the silver stage first" in summary["failures"][0]
+
+
+# --- the pages in a real browser -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Chromium or its driver is not installed (Debian: chromium, chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--allow-file-access-from-files",
+                # networking off: every host name fails to resolve and any proxy use goes nowhere
+                "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+def _open(chrome: object, page: Path, drawn_js: str) -> tuple[list[dict], list[dict]]:
+    """Load `page`, wait until `drawn_js` is true (or 30 s), and return its console errors and failed requests."""
+    chrome.get_log("browser"), chrome.get_log("performance")  # type: ignore[attr-defined]
+    chrome.get(page.as_uri())  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while not chrome.execute_script(drawn_js) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.2)
+    errors = [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
+    events = [json.loads(e["message"])["message"] for e in chrome.get_log("performance")]  # type: ignore[attr-defined]
+    failed = [e["params"] for e in events if e["method"] == "Network.loadingFailed"]
+    return errors, failed
+
+
+@pytest.mark.slow
+def test_the_report_opens_offline_with_every_plot_drawn(reported: Reported, browser: object) -> None:
+    every_chart_drawn = ("const c = document.querySelectorAll('.chart');"
+                         "return c.length > 0 && [...c].every(e => e.querySelector('svg.main-svg, canvas'));")
+    errors, failed = _open(browser, reported.folder / "index.html", every_chart_drawn)
+    assert browser.execute_script(every_chart_drawn), "a plot container holds no drawn SVG or canvas"  # type: ignore[attr-defined]
+    summary = json.loads((reported.folder / "summary.json").read_text())
+    plots = browser.execute_script("return document.querySelectorAll('.chart').length")  # type: ignore[attr-defined]
+    assert plots == len(figures(summary)) >= 5
+    assert not errors, errors
+    assert not failed, failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chart", sorted(SPLINK_CHARTS))
+def test_splinks_charts_open_offline(reported: Reported, browser: object, chart: str) -> None:
+    drawn = "return !!document.querySelector('svg, canvas');"
+    errors, failed = _open(browser, reported.folder / chart, drawn)
+    assert browser.execute_script(drawn), f"{chart} drew nothing"  # type: ignore[attr-defined]
+    assert not errors, errors
+    assert not failed, failed

@@ -61,3 +61,16 @@ def test_shared_session_is_utc_with_splink_jar(spark: SparkSession) -> None:
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert splink_jar() in spark.sparkContext.getConf().get("spark.jars")
     assert spark.sparkContext.getCheckpointDir() is not None
+
+
+def test_a_local_warehouse_is_refused_on_a_cluster_unless_shared(tmp_path) -> None:  # noqa: ANN001
+    from c360.errors import C360Error
+    from c360.session import check_warehouse_reach
+
+    check_warehouse_reach("local[2]", str(tmp_path), shared=False)
+    check_warehouse_reach("spark://10.0.0.1:7077", "s3://bucket/warehouse", shared=False)
+    check_warehouse_reach("spark://10.0.0.1:7077", str(tmp_path), shared=True)
+    with pytest.raises(C360Error, match="warehouse_shared: true"):
+        check_warehouse_reach("yarn", str(tmp_path), shared=False)
+    with pytest.raises(C360Error, match="executors on other machines"):
+        check_warehouse_reach("spark://10.0.0.1:7077", f"file://{tmp_path}", shared=False)

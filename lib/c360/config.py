@@ -429,6 +429,9 @@ class C360Config(_Strict):
     """The whole configuration file."""
 
     warehouse: str
+    warehouse_shared: bool = False
+    """The warehouse is a local path every node of the cluster sees (an NFS mount, or a cluster on one
+    machine); without it a local warehouse is refused when Spark's master is not local."""
     engine: Literal["auto", "delta-rs", "delta-spark"] = "auto"
     spark: SparkSettings = Field(default_factory=SparkSettings)
     default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")

@@ -20,7 +20,7 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from c360.config import C360Config, SparkSettings
-from c360.errors import EngineError
+from c360.errors import C360Error, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,27 @@ def build_session(settings: SparkSettings, warehouse: str | None = None, *, quie
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    _splink_classes_loaded(spark)
     _no_local_checksum_files(spark)
     checkpoint = settings.checkpoint_dir or (
         os.path.join(warehouse, "_spark", "checkpoints") if warehouse else tempfile.mkdtemp(prefix="c360-ckpt-")
     )
     spark.sparkContext.setCheckpointDir(checkpoint)
     return spark
+
+
+SPLINK_PROBE_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"
+
+
+def _splink_classes_loaded(spark: SparkSession) -> None:
+    """Make Splink's similarity functions loadable in the driver. spark-submit starts the driver's JVM before
+    c360 can put Splink's jar on its classpath (spark.jars set through the builder then reaches the executors
+    only), so Splink could not register jaro_winkler and the rest; ADD JAR puts the jar in the session's class
+    loader (and ships it to the executors)."""
+    try:
+        spark._jvm.org.apache.spark.util.Utils.classForName(SPLINK_PROBE_CLASS, True, False)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - py4j wraps ClassNotFoundException
+        spark.sql(f"ADD JAR '{splink_jar()}'")
 
 
 def _no_local_checksum_files(spark: SparkSession) -> None:
@@ -194,9 +209,21 @@ def choose_engine(spark: SparkSession, requested: str) -> EngineChoice:
     return EngineChoice("delta-rs", "auto: no Delta connector on the Spark classpath, using embedded delta-rs")
 
 
+def check_warehouse_reach(master: str, warehouse: str, shared: bool) -> None:
+    """Refuse a warehouse on this machine's disk when executors run elsewhere: each would write its own
+    files on its own disk, and no table would be whole anywhere."""
+    on_this_disk = warehouse.startswith("file:") or "://" not in warehouse
+    if master.startswith("local") or shared or not on_this_disk:
+        return
+    raise C360Error(f"warehouse {warehouse} is a local path but Spark's master is {master}: executors on other "
+                    "machines cannot reach it. Use storage every node reaches (hdfs://, s3a://, abfss://, gs://), "
+                    "or set `warehouse_shared: true` when every node mounts that path.")
+
+
 def session_for(config: C360Config, *, quiet: bool = False) -> tuple[SparkSession, EngineChoice]:
     """Build the session for a config and pick its engine; logs which engine and why."""
     spark = build_session(config.spark, config.warehouse, quiet=quiet)
+    check_warehouse_reach(spark.sparkContext.master, config.warehouse, config.warehouse_shared)
     choice = choose_engine(spark, config.engine)
     log.info("Delta engine: %s (%s)", choice.name, choice.reason)
     return spark, choice

@@ -76,6 +76,8 @@ def test_a_run_writes_its_summary_page_and_charts(reported: Reported) -> None:
     for chart in SPLINK_CHARTS:
         text = (reported.folder / chart).read_text()
         assert not re.search(r"<script[^>]*\bsrc=[\"']?https?:", text), f"{chart} loads its scripts inline"
+        shows_records = chart in ("waterfall_sample.html", "cluster_studio.html")
+        assert ('class="c360-personal-data"' in text) == shows_records, chart
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -13,6 +14,10 @@ from splink import Linker
 from c360.silver.linkage.backends.base import LinkageBackend
 
 REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']?https?://[^>]*>\s*", re.IGNORECASE)
+BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+PERSONAL_NOTICE = ('<p class="c360-personal-data" style="background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;'
+                   'font-family:system-ui,sans-serif">Personal data: this page shows record values (names, e-mails, '
+                   'phones, addresses). Keep it as protected as the warehouse.</p>')
 
 
 def write_charts(linker: Linker, predictions: object, folder: str, sample: int = 10) -> list[str]:
@@ -30,6 +35,7 @@ def write_charts(linker: Linker, predictions: object, folder: str, sample: int =
         path = os.path.join(folder, name)
         chart.save(path, inline=True)   # with Vega's scripts inside: the report loads nothing from the network
         written.append(path)
+    marked_personal(os.path.join(folder, "waterfall_sample.html"))
     return written
 
 
@@ -43,14 +49,24 @@ def cluster_studio(backend: LinkageBackend, linker: Linker, predictions: object,
     frame = linker._db_api.register(clustered)  # noqa: SLF001 - Splink needs its own table handle
     linker.visualisations.cluster_studio_dashboard(predictions, frame, path, cluster_ids=ids, overwrite=True)
     without_remote_links(path)
+    marked_personal(path)
     return path
+
+
+def _rewrite(path: str, change: Callable[[str], str]) -> None:
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(change(text))
 
 
 def without_remote_links(path: str) -> None:
     """Drop the <link> tags of a page that point at the network. Splink's cluster studio inlines its scripts
     but links a web font (Google Fonts); clusters and CI have no general internet, so the page falls back to
     a local font instead of logging a failed request."""
-    with open(path, encoding="utf-8") as stream:
-        text = stream.read()
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(REMOTE_LINK.sub("", text))
+    _rewrite(path, lambda text: REMOTE_LINK.sub("", text))
+
+
+def marked_personal(path: str) -> None:
+    """Put a personal-data notice at the top of a page that shows record values (waterfalls, cluster studio)."""
+    _rewrite(path, lambda text: BODY.sub(lambda m: m.group(0) + PERSONAL_NOTICE, text, count=1))

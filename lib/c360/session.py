@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from c360.config import C360Config, SparkSettings
 from c360.errors import C360Error, EngineError
+from c360.fs import is_local
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,7 @@ def choose_engine(spark: SparkSession, requested: str) -> EngineChoice:
 def check_warehouse_reach(master: str, warehouse: str, shared: bool) -> None:
     """Refuse a warehouse on this machine's disk when executors run elsewhere: each would write its own
     files on its own disk, and no table would be whole anywhere."""
-    on_this_disk = warehouse.startswith("file:") or "://" not in warehouse
-    if master.startswith("local") or shared or not on_this_disk:
+    if master.startswith("local") or shared or not is_local(warehouse):
         return
     raise C360Error(f"warehouse {warehouse} is a local path but Spark's master is {master}: executors on other "
                     "machines cannot reach it. Use storage every node reaches (hdfs://, s3a://, abfss://, gs://), "

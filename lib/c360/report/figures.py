@@ -8,10 +8,15 @@ import plotly.graph_objects as go
 HEIGHT = 340
 
 
+def _styled(figure: go.Figure, title: str, height: int = HEIGHT, **layout: object) -> go.Figure:
+    """The report's common look: title, height, margins, a white template."""
+    figure.update_layout(title=title, height=height, margin={"t": 50, "b": 40, "l": 60, "r": 20},
+                         template="plotly_white", **layout)
+    return figure
+
+
 def _bar(title: str, x: list, y: list, x_title: str, y_title: str, log_y: bool = False) -> go.Figure:
-    figure = go.Figure(go.Bar(x=x, y=y))
-    figure.update_layout(title=title, height=HEIGHT, margin={"t": 50, "b": 40, "l": 60, "r": 20},
-                         xaxis_title=x_title, yaxis_title=y_title, template="plotly_white")
+    figure = _styled(go.Figure(go.Bar(x=x, y=y)), title, xaxis_title=x_title, yaxis_title=y_title)
     if log_y:
         figure.update_yaxes(type="log")
     return figure
@@ -33,9 +38,7 @@ def quarantine_reasons(summary: dict) -> go.Figure | None:
     for source in sorted({r["source"] for r in rows}):
         mine = [r for r in rows if r["source"] == source]
         figure.add_bar(name=source, x=[r["reason"] for r in mine], y=[r["records"] for r in mine])
-    figure.update_layout(title="Quarantined records by reason", barmode="stack", height=HEIGHT, template="plotly_white",
-                         xaxis_title="reason", yaxis_title="records", margin={"t": 50, "b": 40, "l": 60, "r": 20})
-    return figure
+    return _styled(figure, "Quarantined records by reason", barmode="stack", xaxis_title="reason", yaxis_title="records")
 
 
 def match_weights(summary: dict) -> go.Figure | None:
@@ -73,9 +76,7 @@ def stage_timings(summary: dict) -> go.Figure | None:
         figure.add_bar(name=f"{stage}: {step}", x=[stage], y=[seconds])
     if not steps:
         figure.add_bar(x=list(stages), y=[info.get("seconds") or 0 for info in stages.values()])
-    figure.update_layout(title="Seconds per stage and step (this run)", barmode="stack", height=HEIGHT + 80,
-                         template="plotly_white", yaxis_title="seconds", margin={"t": 50, "b": 40, "l": 60, "r": 20})
-    return figure
+    return _styled(figure, "Seconds per stage and step (this run)", HEIGHT + 80, barmode="stack", yaxis_title="seconds")
 
 
 ALL = {"records_per_source": records_per_source, "quarantine_reasons": quarantine_reasons,

@@ -15,7 +15,8 @@ SUMMARY = {
     "tables": {"bronze": {"crm": 10, "shop": 5}, "silver": {"identity_map": 15}, "gold": {}},
     "quarantine": [{"source": "crm", "reason": "missing_id", "records": 2}],
     "linkage": {"run_id": "r", "person_records": 15, "customers": 9, "comparisons": 40, "model_version": 1,
-                "backend": {"name": "duckdb"}, "match_weights": [[-3.0, 10], [12.0, 4]], "cluster_sizes": [[1, 5], [2, 3], [4, 1]]},
+                "backend": {"name": "duckdb"}, "match_weights": [[-3.0, 10], [12.0, 4]], "cluster_sizes": [[1, 5], [2, 3], [4, 1]],
+                "churn": {"customers_created": 1200, "customers_merged": 3}},
     "gold": {"completeness": {"first_name": 0.98, "email": 0.7}},
 }
 
@@ -33,3 +34,4 @@ def test_the_page_loads_nothing_from_the_network_and_escapes_values() -> None:
     assert "https://" not in html and "http://" not in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
     assert '<a href="match_weights.html">' in html and "personal data" in html
+    assert re.search(r'<td>customers created</td><td class="n">1,200</td>', html)

@@ -24,19 +24,19 @@ def test_match_pairs_keep_exact_links_and_likely_ones(spark: SparkSession) -> No
 def test_method_probability_and_assigned_at(spark: SparkSession) -> None:
     records = spark.createDataFrame([("crm", "1", "crm:1"), ("shop", "7", "shop:7"), ("web", "x", "web:x"),
                                      ("crm", "2", "crm:2")], "source string, source_record_id string, record_key string")
-    ids = spark.createDataFrame([("crm:1", "C1"), ("shop:7", "C1"), ("web:x", "C1"), ("crm:2", "C2")],
-                                "record_key string, customer_id string")
+    earlier, now = datetime(2026, 1, 1), datetime(2026, 11, 23)
+    ids = spark.createDataFrame([("crm:1", "C1", earlier), ("shop:7", "C1", earlier), ("web:x", "C1", earlier),
+                                 ("crm:2", "C2", now)], "record_key string, customer_id string, customer_created_at timestamp")
     pairs = spark.createDataFrame([("crm:1", "shop:7", 1.0, None, "exact:email"), ("shop:7", "web:x", 0.97, 6.0, "splink"),
                                    ("web:x", "crm:2", 0.95, 5.0, "splink")], PAIRS + ", method string")
-    earlier, now = datetime(2026, 1, 1), datetime(2026, 11, 23)
     previous = spark.createDataFrame([("crm:1", "C1", earlier), ("crm:2", "C1", earlier)],
                                      "record_key string, customer_id string, assigned_at timestamp")
     got = identity_map(records, ids, pairs, previous, now)
     expected = spark.createDataFrame([
-        ("crm", "1", "crm:1", "C1", "exact:email", 1.0, earlier),
-        ("shop", "7", "shop:7", "C1", "exact:email", 1.0, now),
-        ("web", "x", "web:x", "C1", "splink", 0.97, now),
-        ("crm", "2", "crm:2", "C2", "single", None, now),   # its link to web:x crosses clusters: not its method
-    ], "source string, source_record_id string, record_key string, customer_id string, match_method string, "
-       "match_probability double, assigned_at timestamp")
+        ("crm", "1", "crm:1", "C1", earlier, "exact:email", 1.0, earlier),
+        ("shop", "7", "shop:7", "C1", earlier, "exact:email", 1.0, now),
+        ("web", "x", "web:x", "C1", earlier, "splink", 0.97, now),
+        ("crm", "2", "crm:2", "C2", now, "single", None, now),   # its link to web:x crosses clusters: not its method
+    ], "source string, source_record_id string, record_key string, customer_id string, customer_created_at timestamp, "
+       "match_method string, match_probability double, assigned_at timestamp")
     assert_df_equality(got.select(*COLUMNS), expected, ignore_row_order=True, ignore_nullable=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from c360 import pipeline
 from c360.cli import main
@@ -60,3 +61,18 @@ def test_silver_stage_end_to_end(project_root: Path, tmp_path: Path, spark: Spar
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["records_only_in_truth"] == 0 and result["records_only_in_identity_map"] == 0
     assert result["precision"] >= 0.9 and result["f1"] >= 0.85, result
+
+    # an earlier run that had split one customer in two: this run merges them back and says so
+    customer = identity.groupBy("customer_id").count().where("count >= 3").orderBy("customer_id").first()["customer_id"]
+    first_key = identity.where(f"customer_id = '{customer}'").agg({"record_key": "min"}).first()[0]
+    split = identity.withColumn("customer_id", F.when(F.col("record_key") == first_key, F.lit("Cold")).otherwise(F.col("customer_id")))
+    store.overwrite(split, "silver.identity_map")
+    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id(), full_refresh=True)
+    summary = pipeline.run(ctx, "silver")["silver"]
+    assert summary["churn"] == {"customers_created": 0, "customers_merged": 1, "customers_split": 0,
+                                "customers_retired": 0, "records_reassigned": 1}
+    redirects = [(r.old_customer_id, r.new_customer_id, r.kind, r.run_id) for r in store.read("silver.customer_id_redirects").collect()]
+    assert redirects == [("Cold", customer, "merge", ctx.run_id)]
+    assert {r.record_key: r.customer_id for r in store.read("silver.identity_map").collect()} == ids
+    run("gold")
+    assert [(r.old_customer_id, r.new_customer_id) for r in store.read("gold.customer_id_redirects").collect()] == [("Cold", customer)]

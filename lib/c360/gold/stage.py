@@ -29,7 +29,7 @@ from c360.timing import Stopwatch
 
 RUNS = "gold._runs"
 log = logging.getLogger(__name__)
-INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions")
+INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions", "silver.customer_id_redirects")
 
 
 def fingerprint(ctx: RunContext) -> str:
@@ -95,6 +95,9 @@ def build(ctx: RunContext) -> dict[str, DataFrame]:
     }
     if unresolved is not None:
         tables["gold.unresolved_interactions"] = unresolved.localCheckpoint()
+    if ctx.store.exists("silver.customer_id_redirects"):
+        # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
+        tables["gold.customer_id_redirects"] = ctx.store.read("silver.customer_id_redirects")
     accounts = _accounts(ctx)
     if accounts is not None:
         tables["gold.accounts"] = accounts

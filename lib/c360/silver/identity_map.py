@@ -7,7 +7,8 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-COLUMNS = ("source", "source_record_id", "record_key", "customer_id", "match_method", "match_probability", "assigned_at")
+COLUMNS = ("source", "source_record_id", "record_key", "customer_id", "customer_created_at", "match_method",
+           "match_probability", "assigned_at")
 PAIR_COLUMNS = ("record_key_l", "record_key_r", "match_probability", "match_weight", "method")
 
 
@@ -24,9 +25,10 @@ def match_pairs(exact: DataFrame, scored: DataFrame, threshold: float) -> DataFr
 
 def identity_map(records: DataFrame, ids: DataFrame, pairs: DataFrame, previous: DataFrame | None,
                  now: datetime) -> DataFrame:
-    """One row per person record with its customer id and how it got there: `match_method` is the
-    strongest link it has inside its cluster (exact:<identifiers>, splink, or single), `match_probability`
-    that link's probability. `assigned_at` changes only when the record's customer id does."""
+    """One row per person record with its customer id (`ids`: record_key, customer_id, customer_created_at)
+    and how it got there: `match_method` is the strongest link it has inside its cluster (exact:<identifiers>,
+    splink, or single), `match_probability` that link's probability. `assigned_at` changes only when the
+    record's customer id does."""
     both = pairs.select(F.col("record_key_l").alias("record_key"), F.col("record_key_r").alias("other"),
                         "match_probability", "method")
     both = both.unionByName(pairs.select(F.col("record_key_r").alias("record_key"), F.col("record_key_l").alias("other"),
@@ -39,7 +41,7 @@ def identity_map(records: DataFrame, ids: DataFrame, pairs: DataFrame, previous:
         F.max(F.struct(F.col("method").startswith("exact").alias("exact"), "match_probability", "method")).alias("_best"))
     out = (records.select("source", "source_record_id", "record_key").join(ids, "record_key")
            .join(best, "record_key", "left")
-           .select("source", "source_record_id", "record_key", "customer_id",
+           .select("source", "source_record_id", "record_key", "customer_id", "customer_created_at",
                    F.coalesce(F.col("_best.method"), F.lit("single")).alias("match_method"),
                    F.coalesce("match_probability", F.lit(None).cast("double")).alias("match_probability")))
     stamp = F.lit(now).cast("timestamp")

@@ -3,8 +3,9 @@
 Steps: standardise every person source into `silver.person_records`; link records that share a strong
 identifier (guarded against hubs); score the rest with the Splink model (trained once and saved versioned,
 see `c360 train`); cluster (deterministic components, then mutual best links, then the size guard); give
-clusters stable customer ids (carried over from the previous identity map); write `silver.match_pairs`,
-`silver.identity_map`, `silver.hub_identifiers` and `silver.interactions`, and the run's Splink charts.
+clusters stable customer ids (carried over from the previous identity map, every merge, split and retirement
+recorded as a redirect, see customer_ids); write `silver.match_pairs`, `silver.identity_map`,
+`silver.customer_id_redirects`, `silver.hub_identifiers` and `silver.interactions`, and the run's Splink charts.
 
 A run whose inputs (bronze table versions, silver settings, model version) equal the last run's is skipped
 without a commit, so re-running unchanged input changes nothing.
@@ -31,7 +32,7 @@ from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.report import run_folder, staged
-from c360.silver import clustering, model as model_store
+from c360.silver import clustering, customer_ids, model as model_store
 from c360.silver.linkage import charts as charts_module, prediction, training
 from c360.silver.linkage.backends import LinkageBackend, choose
 from c360.silver.linkage.keys import linkage_input
@@ -50,7 +51,8 @@ RUNS = "silver._runs"
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
-TABLES = ("person_records", "match_pairs", "identity_map", "hub_identifiers", "interactions")
+TABLES = ("person_records", "match_pairs", "identity_map", "customer_id_redirects", "hub_identifiers", "interactions")
+REDIRECTS = "silver.customer_id_redirects"
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:
@@ -197,15 +199,18 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
     summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
                    clustering_engine={"name": engine.name, "why": why})
     log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], found.rounds)
+    now = datetime.now(timezone.utc)
     with watch.step("customer ids"):
         previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
-        ids = clustering.assign_customer_ids(components, previous, ctx.run_id).localCheckpoint()
+        history = ctx.store.read(REDIRECTS) if ctx.store.exists(REDIRECTS) else None
+        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now)
+        summary["churn"] = customer_ids.churn(previous, changes.ids, changes.redirects)
     if linked is not None:
         linker, frame = linked
         with watch.step("charts"):
             charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
-    return {"pairs": pairs, "hubs": hubs, "identity_map": identity_map(records, ids, pairs, previous, datetime.now(timezone.utc)),
-            "summary": summary}
+    return {"pairs": pairs, "hubs": hubs, "identity_map": identity_map(records, changes.ids, pairs, previous, now),
+            "redirects": changes.table, "summary": summary}
 
 
 def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
@@ -252,6 +257,7 @@ def run_silver(ctx: RunContext) -> dict:
         ctx.store.overwrite(result["pairs"], "silver.match_pairs", txn=txn)
         ctx.store.overwrite(result["hubs"], "silver.hub_identifiers", txn=txn)
         ctx.store.overwrite(result["identity_map"], "silver.identity_map", txn=txn)
+        ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
     with watch.step("interactions"):
         events, shared_cookies = interactions(ctx)
         if events is not None:

@@ -10,9 +10,8 @@ from pyspark.sql import SparkSession
 
 from c360.config import ClusteringSettings
 from c360.silver.clustering.base import Clusterer, ClusterRules, Clusters
-from c360.silver.clustering.ids import assign_customer_ids
 
-__all__ = ["Clusterer", "ClusterRules", "Clusters", "assign_customer_ids", "choose"]
+__all__ = ["Clusterer", "ClusterRules", "Clusters", "choose"]
 
 
 def choose(spark: SparkSession, settings: ClusteringSettings, edges: int) -> tuple[Clusterer, str]:

@@ -42,12 +42,14 @@ the driver, where it is a few rows."""
 
 @dataclass
 class IdChanges:
-    """A run's ids per record (record_key, customer_id, customer_created_at), the redirects it made, and the
-    whole collapsed redirect table."""
+    """A run's ids per record (record_key, customer_id, customer_created_at), the redirects it made, the
+    whole collapsed redirect table, and its churn (customers created, merged, split, retired, records whose
+    id changed)."""
 
     ids: DataFrame
     redirects: DataFrame
     table: DataFrame
+    churn: dict[str, int]
 
 
 def _new_id(seed: Column) -> Column:
@@ -65,14 +67,19 @@ def previous_ids(previous: DataFrame) -> DataFrame:
 
 
 def _mutual_best(candidates: DataFrame) -> DataFrame:
-    """The (component, prev) candidates that are each other's first choice: a component prefers the id with
-    most of its records, then the one created first, then the smaller id; an id prefers the component with
-    most of its records, then the smaller label. Both orders are one total order seen from either side, so
-    repeating this on what is left gives exactly the greedy matching from the largest overlap down."""
-    by_component = Window.partitionBy("component").orderBy(F.desc("n"), F.asc_nulls_last("created"), "prev")
-    by_prev = Window.partitionBy("prev").orderBy(F.desc("n"), "component")
-    return (candidates.withColumn("_c", F.row_number().over(by_component)).withColumn("_p", F.row_number().over(by_prev))
-            .where("_c = 1 and _p = 1").select("component", "prev", "created"))
+    """The candidates marked `won` where (component, prev) are each other's first choice, and `open` where
+    neither side won anything this round (the rest lost to a winner). A component prefers the id with most
+    of its records, then the one created first, then the smaller id; an id prefers the component with most of
+    its records, then the smaller label. Both orders are one total order seen from either side, so repeating
+    this on the open candidates gives exactly the greedy matching from the largest overlap down."""
+    by_component = Window.partitionBy("component")
+    by_prev = Window.partitionBy("prev")
+    ranked = (candidates
+              .withColumn("_c", F.row_number().over(by_component.orderBy(F.desc("n"), F.asc_nulls_last("created"), "prev")))
+              .withColumn("_p", F.row_number().over(by_prev.orderBy(F.desc("n"), "component")))
+              .withColumn("won", (F.col("_c") == 1) & (F.col("_p") == 1)))
+    decided = F.max("won").over(by_prev) | F.max("won").over(by_component)
+    return ranked.withColumn("open", ~decided).drop("_c", "_p")
 
 
 def _greedy(rows: list) -> list[tuple]:
@@ -89,19 +96,23 @@ def _greedy(rows: list) -> list[tuple]:
     return won
 
 
-def match_previous(components: DataFrame, previous: DataFrame) -> DataFrame:
-    """(component, prev, created): the earlier id each cluster keeps, if any (see the module's rules)."""
-    spark = components.sparkSession
-    candidates = (components.join(previous_ids(previous).withColumnRenamed("customer_id", "prev"), "record_key")
-                  .groupBy("component", "prev", "created").agg(F.count("*").alias("n")))
+def overlaps(components: DataFrame, previous: DataFrame) -> DataFrame:
+    """(component, prev, created, n): how many records of each new cluster had each earlier id. Every later
+    step reads these few rows per cluster instead of joining the records again."""
+    return (components.join(previous_ids(previous).withColumnRenamed("customer_id", "prev"), "record_key")
+            .groupBy("component", "prev", "created").agg(F.count("*").alias("n")))
+
+
+def match_previous(candidates: DataFrame) -> DataFrame:
+    """(component, prev, created): the earlier id each cluster keeps, from the `overlaps` (see the module)."""
+    spark = candidates.sparkSession
     won: list[DataFrame] = []
     for _ in range(SPARK_ROUNDS):
         if candidates.isEmpty():
             break
-        best = _mutual_best(candidates).localCheckpoint()
-        won.append(best)
-        candidates = (candidates.join(best.select("component"), "component", "left_anti")
-                      .join(best.select("prev"), "prev", "left_anti").localCheckpoint())
+        ranked = _mutual_best(candidates).localCheckpoint()
+        won.append(ranked.where("won").select("component", "prev", "created"))
+        candidates = ranked.where("open").drop("won", "open")
     else:
         rest = _greedy(candidates.collect())
         if rest:
@@ -110,46 +121,57 @@ def match_previous(components: DataFrame, previous: DataFrame) -> DataFrame:
     return reduce(DataFrame.unionByName, won, empty)
 
 
+def name_clusters(components: DataFrame, kept: DataFrame, taken: DataFrame | None, run_id: str,
+                  now: datetime) -> DataFrame:
+    """(component, customer_id, customer_created_at, fresh) per cluster: the earlier id it keeps (`kept`) or
+    a new one that is not among `taken` (customer_id: every id handed out before)."""
+    clusters = components.select("component").distinct().join(kept, "component", "left")
+    clusters = clusters.withColumn("_fresh", F.when(F.col("prev").isNull(), _new_id(F.col("component"))))
+    if taken is not None:
+        clusters = clusters.join(taken.select(F.col("customer_id").alias("_fresh"), F.lit(True).alias("_taken")).distinct(),
+                                 "_fresh", "left")
+    else:
+        clusters = clusters.withColumn("_taken", F.lit(None).cast("boolean"))
+    salted = _new_id(F.concat(F.col("component"), F.lit(f"#{run_id}")))
+    return clusters.select(
+        "component", F.coalesce("prev", F.when(F.col("_taken").isNull(), F.col("_fresh")).otherwise(salted)).alias("customer_id"),
+        F.coalesce(F.when(F.col("prev").isNotNull(), F.col("created")), F.lit(now)).cast("timestamp").alias("customer_created_at"),
+        F.col("prev").isNull().alias("fresh"))
+
+
+def _taken(earlier: DataFrame | None, used: DataFrame | None) -> DataFrame | None:
+    """Every id handed out before: the previous map's (`earlier`) and those only the redirects still name."""
+    frames = [f.select("customer_id") for f in (earlier, used) if f is not None]
+    return reduce(DataFrame.union, frames) if frames else None
+
+
 def assign(components: DataFrame, previous: DataFrame | None, used: DataFrame | None, run_id: str,
            now: datetime) -> DataFrame:
     """(record_key, customer_id, customer_created_at) for every record of `components` (record_key,
     component): earlier ids kept by the matching, new ids for the rest. `used` (customer_id) holds every id
     handed out before that `previous` no longer shows (the redirect table's old ids)."""
-    spark = components.sparkSession
-    if previous is None:
-        previous = spark.createDataFrame([], "record_key string, customer_id string")
-    kept = match_previous(components, previous)
-    clusters = components.select("component").distinct().join(kept, "component", "left")
-    taken = previous.select(F.col("customer_id").alias("taken"))
-    if used is not None:
-        taken = taken.union(used.select("customer_id"))
-    fresh = _new_id(F.col("component"))
-    clusters = clusters.withColumn("_fresh", F.when(F.col("prev").isNull(), fresh))
-    clusters = clusters.join(taken.distinct(), clusters["_fresh"] == F.col("taken"), "left")
-    salted = _new_id(F.concat(F.col("component"), F.lit(f"#{run_id}")))
-    clusters = clusters.select(
-        "component", F.coalesce("prev", F.when(F.col("taken").isNull(), F.col("_fresh")).otherwise(salted)).alias("customer_id"),
-        F.when(F.col("prev").isNull(), F.lit(now)).otherwise(F.coalesce("created", F.lit(now))).cast("timestamp")
-        .alias("customer_created_at"))
-    return components.join(clusters, "component").select("record_key", "customer_id", "customer_created_at")
+    kept = match_previous(overlaps(components, previous)) if previous is not None else _no_match(components)
+    named = name_clusters(components, kept, _taken(previous, used), run_id, now)
+    return components.join(named, "component").select("record_key", "customer_id", "customer_created_at")
 
 
-def run_redirects(previous: DataFrame | None, ids: DataFrame, run_id: str, now: datetime) -> DataFrame:
-    """This run's redirects: every earlier id that lost records, by where they went (see the module)."""
-    spark = ids.sparkSession
-    if previous is None:
-        return spark.createDataFrame([], REDIRECT_SCHEMA)
-    before = previous.select("record_key", F.col("customer_id").alias("old_customer_id"))
-    moved = (before.join(ids.select("record_key", F.col("customer_id").alias("new_customer_id")), "record_key")
-             .where("old_customer_id <> new_customer_id")
-             .groupBy("old_customer_id", "new_customer_id").agg(F.count("*").alias("n")))
-    alive = ids.select(F.col("customer_id").alias("old_customer_id")).distinct().withColumn("alive", F.lit(True))
+def _no_match(components: DataFrame) -> DataFrame:
+    return components.sparkSession.createDataFrame([], "component string, prev string, created timestamp")
+
+
+def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, run_id: str, now: datetime) -> DataFrame:
+    """This run's redirects (see the module) from the `overlaps`, the clusters' ids (`named`) and every id of
+    the previous map (`earlier`: customer_id): where the records of each earlier id that lost some went."""
+    moved = (candidates.join(named.select("component", F.col("customer_id").alias("new_customer_id")), "component")
+             .where("prev <> new_customer_id")
+             .groupBy(F.col("prev").alias("old_customer_id"), "new_customer_id").agg(F.sum("n").alias("n")))
+    alive = named.select(F.col("customer_id").alias("old_customer_id")).withColumn("alive", F.lit(True))
     first = F.row_number().over(Window.partitionBy("old_customer_id").orderBy(F.desc("n"), "new_customer_id"))
     moves = (moved.join(alive, "old_customer_id", "left").withColumn("_r", first)
              .select("old_customer_id", "new_customer_id",
                      F.when(F.col("alive").isNull() & (F.col("_r") == 1), "merge").otherwise("split").alias("kind")))
-    gone = (before.select("old_customer_id").distinct()
-            .join(alive, "old_customer_id", "left_anti").join(moved.select("old_customer_id"), "old_customer_id", "left_anti")
+    gone = (earlier.select(F.col("customer_id").alias("old_customer_id")).distinct()
+            .join(candidates.select(F.col("prev").alias("old_customer_id")), "old_customer_id", "left_anti")
             .select("old_customer_id", F.lit(None).cast("string").alias("new_customer_id"), F.lit("retire").alias("kind")))
     stamp = [F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("at")]
     return moves.unionByName(gone).select("*", *stamp).select(*REDIRECT_COLUMNS)
@@ -178,23 +200,33 @@ def collapse(history: DataFrame | None, new: DataFrame, run_id: str, now: dateti
     return rows.withColumn("_r", F.row_number().over(newest)).where("_r = 1").select(*REDIRECT_COLUMNS)
 
 
-def churn(previous: DataFrame | None, ids: DataFrame, redirects: DataFrame) -> dict[str, int]:
+def churn(candidates: DataFrame, named: DataFrame, redirects: DataFrame) -> dict[str, int]:
     """A run's churn: customers created, merged away, split, retired, and records whose id changed."""
     kinds = {r["kind"]: r["n"] for r in redirects.groupBy("kind").agg(F.countDistinct("old_customer_id").alias("n")).collect()}
-    before = previous.select("record_key", F.col("customer_id").alias("_old")) if previous is not None else None
-    old_ids = before.select(F.col("_old").alias("customer_id")).distinct() if before is not None else None
-    now_ids = ids.select("customer_id").distinct()
-    created = now_ids.count() if old_ids is None else now_ids.join(old_ids, "customer_id", "left_anti").count()
-    reassigned = 0 if before is None else ids.join(before, "record_key").where("customer_id <> _old").count()
-    return {"customers_created": created, "customers_merged": kinds.get("merge", 0), "customers_split": kinds.get("split", 0),
-            "customers_retired": kinds.get("retire", 0), "records_reassigned": reassigned}
+    moved = (candidates.join(named.select("component", "customer_id"), "component")
+             .where("prev <> customer_id").agg(F.sum("n")).first()[0])
+    return {"customers_created": named.where("fresh").count(), "customers_merged": kinds.get("merge", 0),
+            "customers_split": kinds.get("split", 0), "customers_retired": kinds.get("retire", 0),
+            "records_reassigned": int(moved or 0)}
 
 
 def lifecycle(components: DataFrame, previous: DataFrame | None, history: DataFrame | None, run_id: str,
               now: datetime) -> IdChanges:
-    """Ids for `components`, this run's redirects and the collapsed redirect table, from the previous
-    identity map and redirect table (None on a first run)."""
+    """Ids for `components`, this run's redirects, the collapsed redirect table and the churn, from the
+    previous identity map and redirect table (None on a first run)."""
     used = history.select(F.col("old_customer_id").alias("customer_id")) if history is not None else None
-    ids = assign(components, previous, used, run_id, now).localCheckpoint()
-    redirects = run_redirects(previous, ids, run_id, now).localCheckpoint()
-    return IdChanges(ids, redirects, collapse(history, redirects, run_id, now).localCheckpoint())
+    if previous is None:
+        candidates = _no_match(components).withColumn("n", F.lit(0).cast("long"))
+        kept, earlier = _no_match(components), None
+    else:
+        candidates = overlaps(components, previous).localCheckpoint()
+        kept = match_previous(candidates)
+        earlier = previous.select("customer_id").distinct().localCheckpoint()
+    named = name_clusters(components, kept, _taken(earlier, used), run_id, now).localCheckpoint()
+    ids = components.join(named, "component").select("record_key", "customer_id", "customer_created_at")
+    if earlier is None:
+        redirects = components.sparkSession.createDataFrame([], REDIRECT_SCHEMA)
+    else:
+        redirects = run_redirects(candidates, named, earlier, run_id, now).localCheckpoint()
+    return IdChanges(ids, redirects, collapse(history, redirects, run_id, now).localCheckpoint(),
+                     churn(candidates, named, redirects))

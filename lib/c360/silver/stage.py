@@ -204,7 +204,7 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
         history = ctx.store.read(REDIRECTS) if ctx.store.exists(REDIRECTS) else None
         changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now)
-        summary["churn"] = customer_ids.churn(previous, changes.ids, changes.redirects)
+        summary["churn"] = changes.churn
     if linked is not None:
         linker, frame = linked
         with watch.step("charts"):

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from c360 import pipeline
 from c360.cli import main
@@ -205,11 +206,14 @@ def test_rerun_commits_nothing_and_a_failed_gate_keeps_gold(built: Built, spark:
     failed = run(strict, spark, built.store, "gold")
     assert failed["failed"] and "completeness of gender" in failed["failed"][0] and "previous gold kept" in failed["failed"][0]
     assert {t: built.store.version(t) for t in built.store.list_tables("gold")} == versions
-    # a full refresh of unchanged input rewrites the tables but no profile's content: versions stay 1
+    # a full refresh of unchanged input commits nothing but the metrics (their as-of time is the run's)
     refreshed = pipeline.RunContext(built.config, spark, built.store, EngineChoice("delta-rs", "test"),
                                     pipeline.new_run_id(), full_refresh=True)
-    assert pipeline.run(refreshed, "gold")["gold"]["profiles_changed"] == 0
+    summary = pipeline.run(refreshed, "gold")["gold"]
+    assert summary["profiles_changed"] == 0 and summary["published"]["customer_profile"]["written"] == "nothing"
     assert set(frame(built.store, "gold.customer_profile")["profile_version"]) == {1}
+    moved = {t for t in built.store.list_tables("gold") if built.store.version(t) != versions[t]}
+    assert moved == {"gold.customer_metrics", "gold._runs"}
 
 
 def readme_queries(project_root: Path, built: Built) -> list[str]:
@@ -290,3 +294,23 @@ def test_register_in_a_metastore(built: Built, spark: SparkSession, delta_spark_
         assert got == built.summary["tables"]["customer_profile"]
     finally:
         spark.sql("DROP SCHEMA IF EXISTS c360_test CASCADE")
+
+
+def test_the_change_feed_shows_what_a_run_changed(built: Built, spark: SparkSession) -> None:
+    # last in the module, as it changes the shared warehouse: one record of a customer splits off on its own
+    xref = frame(built.store, "gold.customer_xref")
+    sizes = xref.groupby("customer_id")["record_key"].count()
+    customer = sorted(sizes[sizes >= 2].index)[0]
+    record = sorted(xref[xref["customer_id"] == customer]["record_key"])[0]
+    identity = built.store.read("silver.identity_map")
+    built.store.overwrite(identity.withColumn("customer_id", F.when(F.col("record_key") == record, F.lit("Csplit"))
+                                              .otherwise(F.col("customer_id"))), "silver.identity_map")
+    before = {t: built.store.version(t) for t in ("gold.customer_xref", "gold.customer_profile")}
+    summary = run(built.config, spark, built.store, "gold")
+    assert summary["published"]["customer_xref"] == {"written": "changes", "upserted": 1, "deleted": 0}
+    feed = built.store.changes("gold.customer_xref", before["gold.customer_xref"] + 1).collect()
+    assert sorted((r["record_key"], r["customer_id"], r["_change_type"]) for r in feed) == [
+        (record, customer, "update_preimage"), (record, "Csplit", "update_postimage")]
+    feed = built.store.changes("gold.customer_profile", before["gold.customer_profile"] + 1).collect()
+    assert sorted((r["customer_id"], r["_change_type"]) for r in feed) == [
+        (customer, "update_postimage"), (customer, "update_preimage"), ("Csplit", "insert")]

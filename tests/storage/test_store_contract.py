@@ -131,6 +131,13 @@ def test_merge_adds_new_source_columns(store: TableStore, spark: SparkSession) -
     assert_rows(store.read("gold.mevo"), source)
 
 
+def test_merge_matches_nullable_keys_null_safely(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, None, 10), (1, "b", 20)]), "gold.mnull")
+    spec = MergeSpec(keys=("id", "name"), nullable_keys=("name",))
+    store.merge(rows(spark, [(1, None, 11), (2, None, 30)]), "gold.mnull", spec)
+    assert_rows(store.read("gold.mnull"), rows(spark, [(1, None, 11), (1, "b", 20), (2, None, 30)]))
+
+
 def test_delete_by_predicate(store: TableStore, spark: SparkSession) -> None:
     store.append(rows(spark, [(1, "a", 10), (2, "b", 20), (3, "c", 30)]), "gold.d")
     store.delete("gold.d", "score >= 20")

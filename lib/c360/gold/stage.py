@@ -1,8 +1,9 @@
 """The gold stage: golden profiles, cross-reference, timeline, metrics, households and accounts from silver.
 
 Everything is computed first, then the data-quality gates run on the new tables, and only if they pass are
-the tables written (each one commit with the run's Delta transaction id); a failed gate leaves the previous
-gold in place and fails the run with the gate's message. A run whose inputs (silver table versions, the
+the tables published (see publish: one MERGE of the rows that changed per table, with the run's Delta
+transaction id, so the change data feed shows real changes); a failed gate leaves the previous gold in place
+and fails the run with the gate's message. A run whose inputs (silver table versions, the
 accounts source, gold settings) equal the last run's is skipped without a commit.
 """
 
@@ -22,6 +23,7 @@ from c360.gold import accounts as accounts_mod
 from c360.gold import attribution, metrics, profile, quality, timeline, xref
 from c360.gold.consent import consent_flags
 from c360.gold.households import households
+from c360.gold.publish import publish
 from c360.gold.survivorship import golden_values
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.storage import Txn
@@ -124,15 +126,16 @@ def run_gold(ctx: RunContext) -> dict:
         return {"failed": [f"gold: data-quality gate failed, nothing published (previous gold kept): {f}"
                            for f in gates.failures], "violations": gates.violations, "completeness": gates.completeness}
     txn = Txn("c360/gold", ctx.run_number)
-    written = {}
+    written, published = {}, {}
     for name, frame in tables.items():
+        short = name.split(".")[1]
         with watch.step(f"write {name}"):
-            ctx.store.overwrite(frame, name, txn=txn)
-            written[name.split(".")[1]] = ctx.store.read(name).count()
-        log.info("gold: %s written (%d rows)", name, written[name.split(".")[1]])
+            published[short] = publish(ctx.store, frame, name, txn=txn)
+            written[short] = ctx.store.read(name).count()
+        log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
     unresolved = (ctx.store.read("gold.unresolved_interactions").groupBy("reason").count().collect()
                   if "gold.unresolved_interactions" in tables else [])
-    summary = {"tables": written, "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
+    summary = {"tables": written, "published": published, "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
                "profiles_changed": ctx.store.read("gold.customer_profile").where(F.col("updated_at") >= F.lit(
                    _run_started(ctx)).cast("timestamp")).count(),
                "completeness": gates.completeness, "seconds_per_step": watch.seconds}

@@ -39,11 +39,13 @@ class MergeSpec:
     """An upsert: match source rows to target rows on equal `keys`, then apply the clauses.
 
     Conditions are SQL over the aliases ``t`` (target) and ``s`` (source) and must stay in the portable
-    subset both engines parse (comparisons, AND/OR/NOT, IS NULL, IN, COALESCE): Spark SQL for delta-spark,
-    DataFusion SQL for delta-rs.
+    subset both engines parse (comparisons, AND/OR/NOT, IS NULL, IS [NOT] DISTINCT FROM, IN, COALESCE): Spark
+    SQL for delta-spark, DataFusion SQL for delta-rs.
     """
 
     keys: tuple[str, ...]
+    nullable_keys: tuple[str, ...] = ()
+    """Keys among `keys` that may be null: they match null-safely (IS NOT DISTINCT FROM)."""
     update: Literal["all"] | Mapping[str, str] | None = "all"
     update_condition: str | None = None
     insert: bool = True
@@ -54,7 +56,8 @@ class MergeSpec:
     def predicate(self) -> str:
         if not self.keys:
             raise C360Error("a merge needs at least one key column")
-        return " AND ".join(f"t.`{k}` = s.`{k}`" for k in self.keys)
+        return " AND ".join(f"t.`{k}` IS NOT DISTINCT FROM s.`{k}`" if k in self.nullable_keys else f"t.`{k}` = s.`{k}`"
+                            for k in self.keys)
 
 
 @dataclass(frozen=True)

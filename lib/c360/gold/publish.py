@@ -1,0 +1,105 @@
+"""Publishing a gold table as the rows that changed, so Delta's change data feed shows real changes.
+
+Overwriting a table records every row as deleted and inserted again, however little changed; a consumer of
+the change data feed then re-reads the whole table each run. Gold is published instead by one MERGE per table
+of just the differences between the new table and the published one: rows that are new or whose content
+changed are upserted by the table's key, and a key the new table no longer has gets a tombstone (its key,
+every other column null) that the MERGE deletes. The feed then shows inserts, updates (pre- and post-image)
+and deletes of those rows only, and a table whose content did not change gets no commit at all.
+
+A tombstone is told from a row by `present`, a column every real row of the table fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from c360.storage import MergeSpec, TableStore, Txn
+from c360.storage.base import as_nullable
+
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """How a gold table's rows are identified: `keys` (unique per row; `nullable_keys` among them may be null
+    and compare null-safely) and `present`, a column no real row leaves null."""
+
+    keys: tuple[str, ...]
+    present: str
+    nullable_keys: tuple[str, ...] = ()
+
+    def merge_spec(self) -> MergeSpec:
+        """Tombstones delete, other matched rows update, new keys insert."""
+        real = f"s.`{self.present}` IS NOT NULL"
+        return MergeSpec(keys=self.keys, nullable_keys=self.nullable_keys, update="all", update_condition=real,
+                         insert_condition=real, delete_condition=f"s.`{self.present}` IS NULL")
+
+
+KEYS = {
+    "gold.customer_profile": TableKey(("customer_id",), "profile_version"),
+    "gold.customer_xref": TableKey(("record_key",), "customer_id"),
+    "gold.customer_interactions": TableKey(("source", "event_id"), "customer_id"),
+    "gold.customer_metrics": TableKey(("customer_id",), "as_of"),
+    "gold.households": TableKey(("household_id",), "members"),
+    "gold.unresolved_interactions": TableKey(("source", "event_id"), "reason"),
+    "gold.accounts": TableKey(("account_id",), "source"),
+    "gold.customer_id_redirects": TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
+}
+
+
+def _content(df: DataFrame, columns: list[str]) -> Column:
+    """A digest of a row's values (maps and arrays included, which Spark cannot compare directly)."""
+    return F.sha2(F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])), 256)
+
+
+def _key_match(key: TableKey, left: str, right: str) -> Column:
+    """The join condition on `key` between two aliased frames, null-safe where the key allows nulls."""
+    conditions = [F.col(f"{left}.`{k}`").eqNullSafe(F.col(f"{right}.`{k}`")) if k in key.nullable_keys
+                  else F.col(f"{left}.`{k}`") == F.col(f"{right}.`{k}`") for k in key.keys]
+    out = conditions[0]
+    for condition in conditions[1:]:
+        out = out & condition
+    return out
+
+
+def differences(new: DataFrame, published: DataFrame, key: TableKey) -> tuple[DataFrame, DataFrame]:
+    """(upserts, tombstones): the rows of `new` that `published` lacks or holds with other values, and a
+    tombstone for every key of `published` that `new` lacks. Both are read in `new`'s column types (all
+    nullable, as the table stores them) first, so a value that only changed type on the way through the
+    table is no change."""
+    columns = new.columns
+    types = as_nullable(new.schema)
+    new = new.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
+    current = published.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
+    fresh = new.withColumn("_digest", _content(new, columns)).alias("n")
+    old = current.withColumn("_digest", _content(current, columns)).alias("o")
+    upserts = fresh.join(old, _key_match(key, "n", "o") & (F.col("n._digest") == F.col("o._digest")), "left_anti")
+    gone = old.join(fresh, _key_match(key, "o", "n"), "left_anti")
+    tombstones = gone.select(*[F.col(f"o.`{c}`") if c in key.keys else F.lit(None).cast(types[c].dataType).alias(c)
+                               for c in columns])
+    return upserts.select(*[F.col(f"n.`{c}`") for c in columns]), tombstones
+
+
+def _columns(schema: T.StructType) -> list[tuple[str, T.DataType]]:
+    return [(f.name.lower(), f.dataType) for f in as_nullable(schema).fields]
+
+
+def publish(store: TableStore, frame: DataFrame, table: str, txn: Txn | None = None) -> dict[str, int | str]:
+    """Make `table` hold `frame`'s rows: a new table, or one whose columns changed, is written whole (with the
+    change data feed on); otherwise one MERGE of the changed rows, or no commit when nothing changed.
+    Returns how: {"written": "whole"|"changes"|"nothing", "upserted": n, "deleted": n}."""
+    key = KEYS[table]
+    if not store.exists(table) or _columns(store.schema(table)) != _columns(frame.schema):
+        store.overwrite(frame, table, txn=txn, properties=CHANGE_FEED)
+        return {"written": "whole", "upserted": store.read(table).count(), "deleted": 0}
+    # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
+    upserts, tombstones = (part.localCheckpoint() for part in differences(frame, store.read(table), key))
+    upserted, deleted = upserts.count(), tombstones.count()
+    if upserted or deleted:
+        store.merge(upserts.unionByName(tombstones), table, key.merge_spec(), txn=txn)
+    return {"written": "changes" if upserted or deleted else "nothing", "upserted": upserted, "deleted": deleted}

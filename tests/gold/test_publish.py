@@ -1,0 +1,53 @@
+"""Gold is published as the rows that changed: one MERGE per table, a change data feed of real changes."""
+
+from __future__ import annotations
+
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+
+from c360.gold import publish as publish_module
+from c360.gold.publish import TableKey, differences, publish
+from c360.storage import TableStore
+
+SCHEMA = "customer_id string, version long, attributes map<string,string>, emails array<string>"
+KEY = TableKey(("customer_id",), "version")
+
+
+def changed_rows(new, published, key: TableKey):  # noqa: ANN001, ANN201
+    upserts, tombstones = differences(new, published, key)
+    return upserts.unionByName(tombstones)
+
+
+def test_changed_rows_are_new_changed_and_tombstones(spark: SparkSession) -> None:
+    published = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x@e.de"]), ("C2", 1, {"a": "2"}, []),
+                                       ("C3", 1, None, None)], SCHEMA)
+    new = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x@e.de"]),      # unchanged
+                                 ("C2", 2, {"a": "2", "b": "3"}, []),     # changed (a map value)
+                                 ("C4", 1, None, ["y@e.de"])], SCHEMA)    # new; C3 is gone
+    expected = spark.createDataFrame([("C2", 2, {"a": "2", "b": "3"}, []), ("C4", 1, None, ["y@e.de"]),
+                                      ("C3", None, None, None)], SCHEMA)
+    assert_df_equality(changed_rows(new, published, KEY).orderBy("customer_id"), expected.orderBy("customer_id"),
+                       ignore_nullable=True)
+
+
+def test_nullable_keys_compare_null_safely(spark: SparkSession) -> None:
+    schema = "old_customer_id string, new_customer_id string, kind string"
+    key = TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",))
+    published = spark.createDataFrame([("C1", None, "retire"), ("C2", "C3", "merge")], schema)
+    new = spark.createDataFrame([("C1", None, "retire"), ("C2", "C4", "merge")], schema)
+    expected = spark.createDataFrame([("C2", "C4", "merge"), ("C2", "C3", None)], schema)
+    assert_df_equality(changed_rows(new, published, key), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_publish_commits_only_changes_and_the_feed_shows_them(store: TableStore, spark: SparkSession, monkeypatch) -> None:
+    monkeypatch.setitem(publish_module.KEYS, "gold.people", KEY)
+    first = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x"]), ("C2", 1, None, []), ("C3", 1, None, None)], SCHEMA)
+    assert publish(store, first, "gold.people") == {"written": "whole", "upserted": 3, "deleted": 0}
+    second = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x"]), ("C2", 2, {"b": "2"}, []), ("C4", 1, None, None)], SCHEMA)
+    assert publish(store, second, "gold.people") == {"written": "changes", "upserted": 2, "deleted": 1}
+    assert_df_equality(store.read("gold.people").orderBy("customer_id"), second.orderBy("customer_id"), ignore_nullable=True)
+    feed = {(r["customer_id"], r["_change_type"]) for r in store.changes("gold.people", 1).collect()}
+    assert feed == {("C2", "update_preimage"), ("C2", "update_postimage"), ("C4", "insert"), ("C3", "delete")}
+    version = store.version("gold.people")
+    assert publish(store, second, "gold.people") == {"written": "nothing", "upserted": 0, "deleted": 0}
+    assert store.version("gold.people") == version, "unchanged content: no commit"

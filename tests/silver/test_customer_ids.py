@@ -8,7 +8,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from c360.silver import customer_ids
-from c360.silver.customer_ids import REDIRECT_SCHEMA, assign, lifecycle
+from c360.silver.customer_ids import REDIRECT_SCHEMA, lifecycle
 T0, T1, T2 = datetime(2026, 1, 1), datetime(2026, 6, 1), datetime(2026, 12, 1)
 
 
@@ -104,11 +104,11 @@ def test_a_new_id_never_reuses_one_handed_out_before(spark: SparkSession) -> Non
     first = lifecycle(clusters(spark, "abc"), None, None, "r1", T0)
     old = first.ids.first()["customer_id"]
     # 'a' splits off; the piece {b, c} keeps the old id, and 'a' (whose key seeded it) gets another one
-    after = as_dict(assign(clusters(spark, "a bc"), first.ids, None, "r2", T1))
+    after = as_dict(lifecycle(clusters(spark, "a bc"), first.ids, None, "r2", T1).ids)
     assert after["b"] == after["c"] == old and after["a"] != old
     # an id merged away long ago (only in the redirect table) is not handed out again either
-    used = spark.createDataFrame([(old,)], "customer_id string")
-    again = as_dict(assign(clusters(spark, "abc"), None, used, "r3", T2))
+    history = redirects(spark, [(old, "C9", "merge", "r2", T1)])
+    again = as_dict(lifecycle(clusters(spark, "abc"), None, history, "r3", T2).ids)
     assert again["a"] != old
 
 
@@ -116,8 +116,8 @@ def test_matching_finishes_conflict_chains_on_the_driver(spark: SparkSession, mo
     monkeypatch.setattr(customer_ids, "SPARK_ROUNDS", 1)
     # round 1 gives {a..d} to C1; C2 then takes the cluster of e, C3 that of g (its only one left)
     before = previous(spark, {"a": "C1", "b": "C1", "c": "C1", "d": "C2", "e": "C2", "f": "C3", "g": "C3"})
-    got = assign(clusters(spark, "abcd ef g"), before, None, "r", T1)
-    assert as_dict(got) == {"a": "C1", "b": "C1", "c": "C1", "d": "C1", "e": "C2", "f": "C2", "g": "C3"}
+    got = lifecycle(clusters(spark, "abcd ef g"), before, None, "r", T1)
+    assert as_dict(got.ids) == {"a": "C1", "b": "C1", "c": "C1", "d": "C1", "e": "C2", "f": "C2", "g": "C3"}
 
 
 def test_churn_counts_each_kind_of_change(spark: SparkSession) -> None:

@@ -145,16 +145,6 @@ def _taken(earlier: DataFrame | None, used: DataFrame | None) -> DataFrame | Non
     return reduce(DataFrame.union, frames) if frames else None
 
 
-def assign(components: DataFrame, previous: DataFrame | None, used: DataFrame | None, run_id: str,
-           now: datetime) -> DataFrame:
-    """(record_key, customer_id, customer_created_at) for every record of `components` (record_key,
-    component): earlier ids kept by the matching, new ids for the rest. `used` (customer_id) holds every id
-    handed out before that `previous` no longer shows (the redirect table's old ids)."""
-    kept = match_previous(overlaps(components, previous)) if previous is not None else _no_match(components)
-    named = name_clusters(components, kept, _taken(previous, used), run_id, now)
-    return components.join(named, "component").select("record_key", "customer_id", "customer_created_at")
-
-
 def _no_match(components: DataFrame) -> DataFrame:
     return components.sparkSession.createDataFrame([], "component string, prev string, created timestamp")
 

@@ -51,7 +51,6 @@ RUNS = "silver._runs"
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
-TABLES = ("person_records", "match_pairs", "identity_map", "customer_id_redirects", "hub_identifiers", "interactions")
 REDIRECTS = "silver.customer_id_redirects"
 
 

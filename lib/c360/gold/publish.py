@@ -52,7 +52,7 @@ KEYS = {
 }
 
 
-def _content(df: DataFrame, columns: list[str]) -> Column:
+def _content(columns: list[str]) -> Column:
     """A digest of a row's values (maps and arrays included, which Spark cannot compare directly)."""
     return F.sha2(F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])), 256)
 
@@ -76,8 +76,8 @@ def differences(new: DataFrame, published: DataFrame, key: TableKey) -> tuple[Da
     types = as_nullable(new.schema)
     new = new.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
     current = published.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
-    fresh = new.withColumn("_digest", _content(new, columns)).alias("n")
-    old = current.withColumn("_digest", _content(current, columns)).alias("o")
+    fresh = new.withColumn("_digest", _content(columns)).alias("n")
+    old = current.withColumn("_digest", _content(columns)).alias("o")
     upserts = fresh.join(old, _key_match(key, "n", "o") & (F.col("n._digest") == F.col("o._digest")), "left_anti")
     gone = old.join(fresh, _key_match(key, "o", "n"), "left_anti")
     tombstones = gone.select(*[F.col(f"o.`{c}`") if c in key.keys else F.lit(None).cast(types[c].dataType).alias(c)

@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 
 ID_PREFIX = "C"
 IDS_SCHEMA = "record_key string, customer_id string, customer_created_at timestamp"
+KEPT_SCHEMA = "component string, prev string, created timestamp"
 REDIRECT_COLUMNS = ("old_customer_id", "new_customer_id", "kind", "run_id", "at")
 REDIRECT_SCHEMA = "old_customer_id string, new_customer_id string, kind string, run_id string, at timestamp"
 SPARK_ROUNDS = 5
@@ -116,9 +117,8 @@ def match_previous(candidates: DataFrame) -> DataFrame:
     else:
         rest = _greedy(candidates.collect())
         if rest:
-            won.append(spark.createDataFrame(rest, "component string, prev string, created timestamp"))
-    empty = spark.createDataFrame([], "component string, prev string, created timestamp")
-    return reduce(DataFrame.unionByName, won, empty)
+            won.append(spark.createDataFrame(rest, KEPT_SCHEMA))
+    return reduce(DataFrame.unionByName, won, spark.createDataFrame([], KEPT_SCHEMA))
 
 
 def name_clusters(components: DataFrame, kept: DataFrame, taken: DataFrame | None, run_id: str,
@@ -146,12 +146,12 @@ def _taken(earlier: DataFrame | None, used: DataFrame | None) -> DataFrame | Non
 
 
 def _no_match(components: DataFrame) -> DataFrame:
-    return components.sparkSession.createDataFrame([], "component string, prev string, created timestamp")
+    return components.sparkSession.createDataFrame([], KEPT_SCHEMA)
 
 
 def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, run_id: str, now: datetime) -> DataFrame:
     """This run's redirects (see the module) from the `overlaps`, the clusters' ids (`named`) and every id of
-    the previous map (`earlier`: customer_id): where the records of each earlier id that lost some went."""
+    the previous map (`earlier`: distinct customer_id): where the records of each earlier id that lost some went."""
     moved = (candidates.join(named.select("component", F.col("customer_id").alias("new_customer_id")), "component")
              .where("prev <> new_customer_id")
              .groupBy(F.col("prev").alias("old_customer_id"), "new_customer_id").agg(F.sum("n").alias("n")))
@@ -160,7 +160,7 @@ def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, r
     moves = (moved.join(alive, "old_customer_id", "left").withColumn("_r", first)
              .select("old_customer_id", "new_customer_id",
                      F.when(F.col("alive").isNull() & (F.col("_r") == 1), "merge").otherwise("split").alias("kind")))
-    gone = (earlier.select(F.col("customer_id").alias("old_customer_id")).distinct()
+    gone = (earlier.select(F.col("customer_id").alias("old_customer_id"))
             .join(candidates.select(F.col("prev").alias("old_customer_id")), "old_customer_id", "left_anti")
             .select("old_customer_id", F.lit(None).cast("string").alias("new_customer_id"), F.lit("retire").alias("kind")))
     stamp = [F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("at")]

@@ -86,3 +86,8 @@ def test_unknown_source_lookup_lists_known(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, {"warehouse": "w", "sources": [SOURCE]}))
     with pytest.raises(ConfigError, match="no source named 'shop' \\(known: crm\\)"):
         config.source("shop")
+
+
+def test_deleted_applies_to_person_sources_only(tmp_path: Path) -> None:
+    events = {**SOURCE, "kind": "interaction", "updated_at": "ts", "fields": {}, "deleted": "status = 'x'"}
+    assert "deleted applies to person sources only" in error_of(tmp_path, {"warehouse": "wh", "sources": [events]})

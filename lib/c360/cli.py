@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--delta", action="store_true", help="write the next later batch (new people, changed "
                                                             "records, new events) beside the existing files")
     group.add_argument("--batch", type=int, help="write this batch number (1 = initial load)")
+    gen.add_argument("--fraction", type=float, help="a later batch's new and changed people together, as a share of "
+                                                    "--people (default 0.08); its events in proportion")
 
     run = sub.add_parser("run", help="run the pipeline stages", description="Run bronze, silver and gold "
                                                                            "(incremental where possible).")
@@ -102,7 +104,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     batch = next_batch(args.out) if args.delta else (args.batch or 1)
     if batch > 1 and not Path(args.out, "truth", "manifest_b01.json").exists():
         raise C360Error(f"{args.out}: batch {batch} needs batch 1 there first (run without --delta)")
-    manifest = generate(args.people, args.out, seed=args.seed, batch=batch)
+    if args.fraction is not None and not 0 < args.fraction <= 1:
+        raise C360Error(f"--fraction must be in (0, 1], not {args.fraction}")
+    manifest = generate(args.people, args.out, seed=args.seed, batch=batch, fraction=args.fraction)
     print(f"wrote batch {batch} for {args.people} people to {args.out} in {manifest.seconds}s")
     for source, info in manifest.sources.items():
         print(f"  {source:<16} {info['records']:>10,} records  {len(info['files'])} file(s)")
@@ -180,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from pyspark.sql import functions as F
 
-    from c360.silver.evaluation import evaluate, format_report
+    from c360.silver.evaluation import current_truth, evaluate, format_report
 
     _, spark, _, store = _open(args.config)
     store.require("silver.identity_map")
@@ -192,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     absent = {"source", "source_record_id", "true_id"} - set(truth.columns)
     if absent:
         raise C360Error(f"{files[0]}: truth needs columns source, source_record_id, true_id (missing {', '.join(sorted(absent))})")
-    truth = truth.select(F.concat_ws(":", "source", "source_record_id").alias("record_key"), "true_id")
+    truth = current_truth(truth.withColumn("_file", F.input_file_name()))
     identity = store.read("silver.identity_map")
     truth = truth.join(identity.select("source").distinct(), F.split("record_key", ":")[0] == F.col("source"), "left_semi")
     result = evaluate(identity, truth)

@@ -127,6 +127,10 @@ class SourceConfig(_Strict):
     no_duplicates: bool = False
     """A person source that holds each person at most once: its records are linked to other sources' records,
     never to each other (two such sources are linked, not deduplicated)."""
+    deleted: str | None = None
+    """A SQL condition on the source's columns that marks a record as deleted in the source (e.g.
+    "status = 'deleted'" or "is_deleted"): a person record whose newest version meets it leaves silver and
+    gold. Checked against the columns when the source lands in bronze."""
     fields: SourceFields = Field(default_factory=SourceFields)
 
     @field_validator("timezone")
@@ -156,6 +160,8 @@ class SourceConfig(_Strict):
             raise ValueError("an interaction source needs 'updated_at' (its event time)")
         if self.no_duplicates and self.kind != "person":
             raise ValueError("no_duplicates applies to person sources only")
+        if self.deleted is not None and self.kind != "person":
+            raise ValueError("deleted applies to person sources only")
         if self.kind != "interaction":
             used = [f for f in INTERACTION_FIELDS if getattr(self.fields, f) is not None]
             if used:

@@ -6,6 +6,7 @@ prints. Stages a later part of the project has not built yet are reported as suc
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -87,15 +88,26 @@ def run_number(run_id: str) -> int:
     return int(started.timestamp() * 1000)
 
 
-def last_fingerprint(store: TableStore, runs_table: str) -> str | None:
-    """The input fingerprint the newest run recorded in a stage's runs table (None before the first run).
-    Stages that skip unchanged input compare their current fingerprint with it."""
+def _last_run(store: TableStore, runs_table: str):  # noqa: ANN202 - a Row or None
     if not store.exists(runs_table):
         return None
     from pyspark.sql import functions as F
 
-    row = store.read(runs_table).orderBy(F.desc("finished_at")).select("fingerprint").first()
+    return store.read(runs_table).orderBy(F.desc("finished_at")).select("fingerprint", "summary").first()
+
+
+def last_fingerprint(store: TableStore, runs_table: str) -> str | None:
+    """The input fingerprint the newest run recorded in a stage's runs table (None before the first run).
+    Stages that skip unchanged input compare their current fingerprint with it."""
+    row = _last_run(store, runs_table)
     return row.fingerprint if row else None
+
+
+def last_summary(store: TableStore, runs_table: str) -> dict | None:
+    """The summary the newest run recorded in a stage's runs table (None before the first run); an
+    incremental stage reads where the last run left off from it."""
+    row = _last_run(store, runs_table)
+    return json.loads(row.summary) if row and row.summary else None
 
 
 def _load_stages() -> None:

@@ -322,6 +322,17 @@ def test_bad_id_expression_names_source_and_columns(bronze: Callable[..., Bronze
         b.ingest()
 
 
+def test_deleted_condition_must_fit_the_columns_and_be_a_condition(bronze: Callable[..., Bronze]) -> None:
+    b = bronze({**NDJSON, "deleted": "is_gone"})
+    b.write("a.ndjson", '{"id":"1","status":"x"}\n')
+    with pytest.raises(C360Error, match="source src: deleted 'is_gone' does not fit the source's columns"):
+        b.ingest()
+    b = bronze({**NDJSON, "deleted": "upper(status)"})
+    with pytest.raises(C360Error, match="deleted 'upper\\(status\\)' must be a condition"):
+        b.ingest()
+    assert bronze({**NDJSON, "deleted": "status = 'deleted'"}).ingest().written == 1
+
+
 def test_delta_spark_engine_lands_the_same(bronze: Callable[..., Bronze], delta_spark_available: bool) -> None:
     from tests.conftest import require_delta_spark
 

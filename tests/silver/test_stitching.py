@@ -7,7 +7,7 @@ from datetime import date
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from c360.silver.stitching import deterministic_edges
+from c360.silver.stitching import deterministic_edges, edges_since
 
 SCHEMA = ("record_key string, email_key string, phone_e164 string, login_id string, loyalty_id string, "
           "social_handle string, identifiers map<string,string>")
@@ -60,3 +60,27 @@ def test_shared_value_with_contradicting_names_is_no_proof(spark: SparkSession) 
     edges, _ = deterministic_edges(records, {"email": 3, "phone": 3})
     expected = spark.createDataFrame([("crm:3", "shop:4", "exact:email")], "record_key_l string, record_key_r string, method string")
     assert_df_equality(edges, expected, ignore_nullable=True)
+
+
+def test_edges_since_a_change_equal_the_edges_computed_afresh(spark: SparkSession) -> None:
+    """A changed e-mail, a deleted record, and a new record that makes a phone a hub: the edges of two
+    records that did not change disappear with it."""
+    rules = {"email": 3, "phone": 2}
+    before = spark.createDataFrame([
+        ("a", "x@e.de", None, None, None, None, {}), ("b", "x@e.de", None, None, None, None, {}),
+        ("c", "y@e.de", None, None, None, None, {}), ("d", "z@e.de", "+4930", None, None, None, {}),
+        ("e", None, "+4930", None, None, None, {}), ("g", "z@e.de", None, None, None, None, {}),
+    ], SCHEMA)
+    after = spark.createDataFrame([
+        ("a", "x@e.de", None, None, None, None, {}), ("c", "x@e.de", None, None, None, None, {}),
+        ("d", "z@e.de", "+4930", None, None, None, {}), ("e", None, "+4930", None, None, None, {}),
+        ("f", None, "+4930", None, None, None, {}), ("g", "z@e.de", None, None, None, None, {}),
+    ], SCHEMA)
+    edges_before, hubs_before = deterministic_edges(before, rules)
+    changed = spark.createDataFrame([("b",), ("c",), ("f",)], "record_key string")
+    edges, hubs, focus = edges_since(after, rules, changed, hubs_before, edges_before)
+    expected_edges, expected_hubs = deterministic_edges(after, rules)
+    assert_df_equality(edges, expected_edges, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(hubs, expected_hubs, ignore_row_order=True, ignore_nullable=True)
+    assert sorted(r.record_key for r in focus.collect()) == ["b", "c", "d", "e", "f"]
+    assert sorted((r.record_key_l, r.record_key_r) for r in edges.collect()) == [("a", "c"), ("d", "g")]

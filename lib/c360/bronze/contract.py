@@ -80,6 +80,11 @@ def apply_contract(df: DataFrame, source: SourceConfig, settings: BronzeSettings
     if "_detail" not in df.columns:
         df = df.withColumn("_detail", F.lit(None).cast("string"))
     id_col, _ = _resolve(df, source.id, source, "id")
+    if source.deleted:
+        _, kind = _resolve(df, source.deleted, source, "deleted")
+        if data_columns(df) and not isinstance(kind, T.BooleanType):
+            raise ConfigError(f"source {source.name}: deleted {source.deleted!r} must be a condition (true or false "
+                              f"per record), not a {kind.simpleString()}")
     out = df.withColumn("_text", record_text(df)).withColumn("_record_id", F.trim(id_col.cast("string")))
     if source.updated_at:
         raw_ts, ts_type = _resolve(out, source.updated_at, source, "updated_at")

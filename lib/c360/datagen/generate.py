@@ -1,8 +1,11 @@
 """Write a multi-source landing folder for N people, with ground truth, deterministic per seed.
 
 Batch 1 is the initial load. A later batch (``--delta``) adds new people, changes some existing records
-(same source ids, newer timestamps: a new e-mail or a move) and adds new events, in new files beside the old
-ones, so an incremental run picks up just that batch. Every source draws from its own seeded stream, so a
+(same source ids, newer timestamps) and adds new events, in new files beside the old ones, so an incremental
+run picks up just that batch. The changes are what an identity graph has to follow: a new e-mail or a move,
+a phone filled in where it was missing (which can bridge two customers into one), a CRM contact id re-used
+for someone else (which splits a customer), and loyalty members erased at the source (deleted records). The
+batch's truth lists every changed record with its owner now, deleted ones flagged. Every source draws from its own seeded stream, so a
 delta batch can rebuild batch 1's record ids without regenerating its events.
 """
 
@@ -27,6 +30,9 @@ BATCH1 = src.Window(1, datetime(2023, 1, 1), datetime(2025, 6, 30))
 DELTA_DAYS = 30
 NEW_PEOPLE_SHARE = 0.05
 CHANGED_SHARE = 0.03
+DELETED_SHARE = 0.2  # of the changed people's loyalty records
+REASSIGNED_SHARE = 0.2  # of the changed people's CRM contacts
+REASSIGNED_IDS = 10**8  # true ids of the people re-used contact ids now describe start here
 JSON_DOC_SIZE = 50_000
 NDJSON_PART_ROWS = 1_000_000
 WEB_CHUNK_PEOPLE = 100_000
@@ -139,11 +145,12 @@ def person_sources(people: pd.DataFrame, pools: Pools, seed: int, win: src.Windo
     return PersonSources(accounts, contacts, customers, loyalty, profiles, truth)
 
 
-def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, seed: int, win: src.Window
-                    ) -> tuple[PersonSources, pd.DataFrame]:
-    """Existing records of a few people, updated in this batch: a new e-mail or a move; ids unchanged."""
+def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, seed: int, win: src.Window,
+                    share: float = CHANGED_SHARE) -> tuple[PersonSources, pd.DataFrame]:
+    """Existing records of `share` of the people, updated in this batch (ids unchanged): a new e-mail or a
+    move, a phone filled in, a CRM contact re-used for someone else, a loyalty member deleted."""
     rng = stream(seed, win.batch, "changes")
-    chosen = people[rng.random(len(people)) < CHANGED_SHARE].copy()
+    chosen = people[rng.random(len(people)) < share].copy()
     moves = rng.random(len(chosen)) < 0.5
     new_home = generate_population(len(chosen), seed + win.batch, pools)
     for col in src.ADDRESS_COLUMNS:
@@ -167,6 +174,8 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
     _apply_change(contacts, base.truth["crm_contacts"], "contact_id", truth_of,
                   {"email": "email", "address_1": "street_name", "street_number": "house_number",
                    "city": "city", "postcode": "postcode"})
+    contacts["phone"] = contacts["phone"].where(contacts["phone"].notna() & (contacts["phone"] != ""),
+                                                contacts["contact_id"].astype(str).map(_owner_attr(base, "crm_contacts", truth_of, "phone")))
     contacts["modified_at"] = stamp.strftime("%Y-%m-%d %H:%M:%S")
     customers = pick("shop_customers", base.customers, "customer_no")
     _apply_change(customers, base.truth["shop_customers"], "customer_no", truth_of,
@@ -180,7 +189,32 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
         ("crm_contacts", pick("crm_contacts", base.truth["crm_contacts"], "source_record_id")),
         ("shop_customers", pick("shop_customers", base.truth["shop_customers"], "source_record_id")),
         ("loyalty_members", pick("loyalty_members", base.truth["loyalty_members"], "source_record_id")))}
-    return PersonSources(base.accounts.iloc[0:0], contacts, customers, loyalty, [], truth), chosen
+    erased = rng.random(len(loyalty)) < DELETED_SHARE
+    loyalty.loc[erased, "status"] = "deleted"
+    truth["loyalty_members"]["deleted"] = truth["loyalty_members"]["source_record_id"].isin(set(loyalty.loc[erased, "card_number"]))
+    newcomers = reassign(contacts, truth["crm_contacts"], rng, seed, win, pools)
+    return PersonSources(base.accounts.iloc[0:0], contacts, customers, loyalty, [], truth), pd.concat(
+        [chosen, newcomers], ignore_index=True)
+
+
+def _owner_attr(base: PersonSources, source: str, people: dict[str, dict], attr: str) -> dict[str, object]:
+    """source record id -> `attr` of its owner, for the records of `people`."""
+    t = base.truth[source]
+    return {rid: people[tid][attr] for rid, tid in zip(t["source_record_id"], t["true_id"]) if tid in people}
+
+
+def reassign(contacts: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator, seed: int, win: src.Window,
+             pools: Pools) -> pd.DataFrame:
+    """Re-use some of `contacts` for new people (names, e-mail, phone, birth date replaced; the truth now
+    names the new owner); returns the new people."""
+    chosen = contacts.index[rng.random(len(contacts)) < REASSIGNED_SHARE]
+    newcomers = generate_population(len(chosen), seed, pools, id_offset=REASSIGNED_IDS + win.batch * 10**6)
+    for i, person in zip(chosen, newcomers.to_dict("records")):
+        contacts.loc[i, ["first_name", "last_name", "email", "phone"]] = [
+            person["first_name"], person["last_name"], person["email"], person["phone"]]
+        contacts.loc[i, "birth_date"] = person["date_of_birth"].strftime("%Y-%m-%d")
+        truth.loc[truth["source_record_id"] == str(contacts.loc[i, "contact_id"]), "true_id"] = person["true_id"]
+    return newcomers
 
 
 def _apply_change(frame: pd.DataFrame, truth: pd.DataFrame, key: str, people: dict[str, dict],
@@ -202,8 +236,10 @@ def concat(a: PersonSources, b: PersonSources) -> PersonSources:
 
 
 # --- the whole batch -------------------------------------------------------------------------------------
-def generate(people: int, out: Path | str, seed: int = 42, batch: int = 1) -> Manifest:
-    """Write batch `batch` for a population of `people` into `out`; returns its manifest."""
+def generate(people: int, out: Path | str, seed: int = 42, batch: int = 1, fraction: float | None = None) -> Manifest:
+    """Write batch `batch` for a population of `people` into `out`; returns its manifest. A later batch's new
+    and changed people are together `fraction` of `people` (default NEW_PEOPLE_SHARE + CHANGED_SHARE), its
+    events in proportion."""
     if people < 1:
         raise ValueError("people must be at least 1")
     started = time.monotonic()
@@ -218,15 +254,16 @@ def generate(people: int, out: Path | str, seed: int = 42, batch: int = 1) -> Ma
         scale = 1.0
     else:
         base = person_sources(base_people, pools, seed, BATCH1)
-        new_n = max(1, int(people * NEW_PEOPLE_SHARE))
+        share = (fraction if fraction is not None else NEW_PEOPLE_SHARE + CHANGED_SHARE) / (NEW_PEOPLE_SHARE + CHANGED_SHARE)
+        new_n = max(1, int(people * NEW_PEOPLE_SHARE * share))
         new_people = generate_population(new_n, seed, pools, id_offset=people + (batch - 2) * new_n)
         fresh = person_sources(new_people, pools, seed, win)
-        changed, changed_people = changed_records(base, base_people, pools, seed, win)
+        changed, changed_people = changed_records(base, base_people, pools, seed, win, CHANGED_SHARE * share)
         written = concat(fresh, changed)
         owners = concat(base, fresh)
         population = pd.concat([changed_people, new_people], ignore_index=True)
         base_people = pd.concat([base_people, new_people], ignore_index=True)
-        scale = DELTA_EVENT_SCALE
+        scale = DELTA_EVENT_SCALE * share
     manifest = Manifest(people=people, seed=seed, batch=batch)
     tag = f"b{batch:02d}"
     _write_people(written, out, tag, manifest)
@@ -284,7 +321,9 @@ def _write_events(people: pd.DataFrame, owners: PersonSources, seed: int, win: s
 def _write_truth(p: PersonSources, events: dict[str, pd.DataFrame], people: pd.DataFrame, out: Path, tag: str) -> None:
     folder = out / "truth"
     folder.mkdir(parents=True, exist_ok=True)
-    pd.concat(p.truth.values(), ignore_index=True).to_csv(folder / f"person_records_{tag}.csv", index=False)
+    records = pd.concat(p.truth.values(), ignore_index=True)
+    records["deleted"] = records["deleted"].astype("boolean").fillna(False).astype(bool) if "deleted" in records else False
+    records.to_csv(folder / f"person_records_{tag}.csv", index=False)
     pd.concat(events.values(), ignore_index=True).rename(columns={"source_record_id": "event_id"}).to_csv(
         folder / f"events_{tag}.csv", index=False)
     columns = ["true_id", "first_name", "last_name", "maiden_name", "gender", "date_of_birth", "email", "family_email",

@@ -222,6 +222,7 @@ def loyalty(people: pd.DataFrame, rng: np.random.Generator, win: Window) -> tupl
         "enrolled_on": win.times(rng, n).dt.strftime("%d.%m.%Y"),
         "points": rng.integers(0, 20000, n),
         "tier": rng.choice(np.array(["Bronze", "Silver", "Gold"]), n, p=[0.6, 0.3, 0.1]),
+        "status": "active",  # 'deleted' when the member asked the loyalty system to erase them (a later batch)
     })
     return records, truth("loyalty_members", ids, members_["true_id"])
 

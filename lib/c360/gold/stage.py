@@ -23,15 +23,26 @@ from c360.gold import accounts as accounts_mod
 from c360.gold import attribution, metrics, profile, quality, timeline, xref
 from c360.gold.consent import consent_flags
 from c360.gold.households import households
-from c360.gold.publish import publish
 from c360.gold.survivorship import golden_values
 from c360.pipeline import RunContext, last_fingerprint, register
 from c360.storage import Txn
+from c360.storage.publish import TableKey, publish
 from c360.timing import Stopwatch
 
 RUNS = "gold._runs"
 log = logging.getLogger(__name__)
 INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions", "silver.customer_id_redirects")
+# how each gold table's rows are identified when it is published as the rows that changed
+KEYS = {
+    "gold.customer_profile": TableKey(("customer_id",), "profile_version"),
+    "gold.customer_xref": TableKey(("record_key",), "customer_id"),
+    "gold.customer_interactions": TableKey(("source", "event_id"), "customer_id"),
+    "gold.customer_metrics": TableKey(("customer_id",), "as_of"),
+    "gold.households": TableKey(("household_id",), "members"),
+    "gold.unresolved_interactions": TableKey(("source", "event_id"), "reason"),
+    "gold.accounts": TableKey(("account_id",), "source"),
+    "gold.customer_id_redirects": TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
+}
 
 
 def fingerprint(ctx: RunContext) -> str:
@@ -130,7 +141,7 @@ def run_gold(ctx: RunContext) -> dict:
     for name, frame in tables.items():
         short = name.split(".")[1]
         with watch.step(f"write {name}"):
-            published[short] = publish(ctx.store, frame, name, txn=txn)
+            published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn)
             written[short] = ctx.store.read(name).count()
         log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
     unresolved = (ctx.store.read("gold.unresolved_interactions").groupBy("reason").count().collect()

@@ -201,10 +201,14 @@ def churn(candidates: DataFrame, named: DataFrame, redirects: DataFrame) -> dict
 
 
 def lifecycle(components: DataFrame, previous: DataFrame | None, history: DataFrame | None, run_id: str,
-              now: datetime) -> IdChanges:
+              now: datetime, elsewhere: DataFrame | None = None) -> IdChanges:
     """Ids for `components`, this run's redirects, the collapsed redirect table and the churn, from the
-    previous identity map and redirect table (None on a first run)."""
+    previous identity map and redirect table (None on a first run). An incremental run passes the part of
+    the previous map its clusters cover and the ids of the rest (`elsewhere`: customer_id), which stay as
+    they are and are never handed out again."""
     used = history.select(F.col("old_customer_id").alias("customer_id")) if history is not None else None
+    if elsewhere is not None:
+        used = elsewhere.select("customer_id") if used is None else used.unionByName(elsewhere.select("customer_id"))
     if previous is None:
         candidates = _no_match(components).withColumn("n", F.lit(0).cast("long"))
         kept, earlier = _no_match(components), None

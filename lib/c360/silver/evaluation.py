@@ -9,7 +9,7 @@ split over several customer ids (missed links) and the share of customer ids tha
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 
@@ -17,6 +17,17 @@ def _pairs(counted: DataFrame, keys: list[str]) -> int:
     """Sum of n(n-1)/2 over the groups of `keys` in a (keys..., n) frame."""
     grouped = counted.groupBy(*keys).agg(F.sum("n").alias("n"))
     return int(grouped.select(F.sum(F.col("n") * (F.col("n") - 1) / 2)).first()[0] or 0)
+
+
+def current_truth(truth: DataFrame) -> DataFrame:
+    """(record_key, true_id) from truth rows (source, source_record_id, true_id, optional deleted, _file):
+    a record listed by several batches' files counts as the newest file (by name) says, and a record that
+    file marks deleted is left out."""
+    newest = Window.partitionBy("source", "source_record_id").orderBy(F.col("_file").desc())
+    latest = truth.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
+    if "deleted" in truth.columns:
+        latest = latest.where(~F.coalesce(F.lower("deleted") == "true", F.lit(False)))
+    return latest.select(F.concat_ws(":", "source", "source_record_id").alias("record_key"), "true_id")
 
 
 def evaluate(identity_map: DataFrame, truth: DataFrame) -> dict:

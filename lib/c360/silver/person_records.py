@@ -1,7 +1,7 @@
 """`silver.person_records`: one row per source person record, canonical fields standardised.
 
 Pure transform of one person source's bronze rows: keep each record's latest version (bronze keeps every
-version), map the source's columns onto canonical fields with the config's expressions, then standardise
+version) unless the source marks it deleted, map the source's columns onto canonical fields with the config's expressions, then standardise
 (see `standardise`). The originals stay beside the match keys so gold can show what a source really said.
 """
 
@@ -24,10 +24,20 @@ COLUMNS = (
 
 
 def latest_versions(bronze: DataFrame) -> DataFrame:
-    """Each record id's newest row: by `_updated_at`, then by when it was ingested, then by hash."""
+    """Each record id's newest row: by `_updated_at`, then by when it was ingested, then by the file it came
+    in (deliveries named in order, as most exports are: two versions with one time that land in one run
+    resolve as they would have landing one by one), then by hash."""
     order = Window.partitionBy("_record_id").orderBy(
-        F.col("_updated_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_record_hash").desc())
+        F.col("_updated_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file").desc(),
+        F.col("_record_hash").desc())
     return bronze.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
+
+
+def live(latest: DataFrame, source: SourceConfig) -> DataFrame:
+    """The records whose newest version the source does not mark as deleted (its `deleted` condition)."""
+    if not source.deleted:
+        return latest
+    return latest.where(~F.coalesce(F.expr(source.deleted).cast("boolean"), F.lit(False)))
 
 
 def identifier_map(source: SourceConfig) -> Column:
@@ -95,5 +105,5 @@ def standardised(records: DataFrame, default_country: str) -> DataFrame:
 
 
 def person_records(bronze: DataFrame, source: SourceConfig, default_country: str) -> DataFrame:
-    """Bronze rows of one person source -> its silver person records (one per source record)."""
-    return standardised(mapped_fields(latest_versions(bronze), source), default_country)
+    """Bronze rows of one person source -> its silver person records (one per live source record)."""
+    return standardised(mapped_fields(live(latest_versions(bronze), source), source), default_country)

@@ -30,9 +30,9 @@ from pyspark.sql import functions as F
 from c360 import progress
 from c360.config import SourceConfig
 from c360.errors import C360Error
-from c360.pipeline import RunContext, last_fingerprint, register
+from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.report import run_folder, staged
-from c360.silver import clustering, customer_ids, model as model_store
+from c360.silver import clustering, customer_ids, model as model_store, scope
 from c360.silver.linkage import charts as charts_module, prediction, training
 from c360.silver.linkage.backends import LinkageBackend, choose
 from c360.silver.linkage.keys import linkage_input
@@ -42,8 +42,10 @@ from c360.silver.linkage.training import TrainingResult
 from c360.silver.identity_map import identity_map, match_pairs
 from c360.silver.interactions import interaction_records, stitch_cookies
 from c360.silver.person_records import person_records
-from c360.silver.stitching import deterministic_edges
+from c360.silver.stitching import deterministic_edges, edges_since
+from c360.silver import changes as changes_module
 from c360.storage import Txn
+from c360.storage.publish import TableKey, publish
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ RUNS = "silver._runs"
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
 REDIRECTS = "silver.customer_id_redirects"
+SCORED = "silver.scored_pairs"  # every pair the clustering read, so an incremental run rescores only its changes
+RECORDS = "silver.person_records"
+HUBS = "silver.hub_identifiers"
+IDENTITY = "silver.identity_map"
+RECORD_KEY = TableKey(("record_key",), "source")
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:
@@ -74,12 +81,24 @@ def all_person_records(ctx: RunContext) -> DataFrame:
     return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country) for s in sources])
 
 
+def bronze_versions(ctx: RunContext, *kinds: str) -> dict[str, int]:
+    """The bronze version of every landed source of these kinds, by table."""
+    return {f"bronze.{s.name}": ctx.store.version(f"bronze.{s.name}") for s in _landed(ctx, *kinds)}
+
+
+def settings_fingerprint(ctx: RunContext, model_version: int | None) -> str:
+    """What the silver output depends on besides bronze's rows: field mappings, deletion conditions, silver
+    settings, the default country and the model version."""
+    fields = {s.name: [s.fields.model_dump(), s.deleted] for s in ctx.config.sources}
+    text = json.dumps([fields, ctx.config.silver.model_dump(), ctx.config.default_country, model_version],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def fingerprint(ctx: RunContext, model_version: int | None) -> str:
     """What the silver output depends on: bronze versions, silver settings and the model version."""
-    inputs = {s.name: ctx.store.version(f"bronze.{s.name}") for s in _landed(ctx, "person", "interaction")}
-    fields = {s.name: s.fields.model_dump() for s in ctx.config.sources}
-    text = json.dumps([inputs, fields, ctx.config.silver.model_dump(), ctx.config.default_country, model_version],
-                      sort_keys=True, default=str)
+    text = json.dumps([bronze_versions(ctx, "person", "interaction"), settings_fingerprint(ctx, model_version)],
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -143,10 +162,13 @@ def cluster_guards(keys: DataFrame, spec: ModelSpec) -> DataFrame:
 
 
 def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile, backend: LinkageBackend,
-          report_dir: str, watch: Stopwatch) -> tuple[DataFrame, dict, object]:
-    """Scored pairs that may link (first-name conflicts removed), a summary, and the linker for charts."""
+          report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> tuple[DataFrame, dict, object]:
+    """Scored pairs that may link (first-name conflicts removed), a summary, and the linker for charts; with
+    `changed` (record keys), only the pairs with a changed record are scored."""
     silver = ctx.config.silver
     settings = for_dialect(model.load(), spec, backend.dialect)
+    if changed is not None:
+        keys, settings = prediction.flag_changed(keys, changed), prediction.only_changed_pairs(settings)
     with watch.step("comparison counts"):
         linker = backend.linker(keys, settings)
         counts = prediction.comparison_counts(linker, silver.linkage.max_comparisons)
@@ -167,22 +189,57 @@ def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.
     return prediction.without_conflicts(scored), summary, (linker, splink_frame)
 
 
+def kept_pairs(ctx: RunContext, changed: DataFrame) -> DataFrame:
+    """The pairs the last run scored whose records both stayed as they were."""
+    stored = ctx.store.read(SCORED)
+    for side in ("record_key_l", "record_key_r"):
+        stored = stored.join(changed.select(F.col("record_key").alias(side)), side, "left_anti")
+    return stored
+
+
+def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFrame | None
+           ) -> tuple[DataFrame, DataFrame, DataFrame | None]:
+    """Deterministic edges and hub values; with `changed`, only the edges a change can move are computed
+    (the rest are the last run's) and the focus (records whose edges were recomputed) comes too."""
+    rules = ctx.config.silver.stitching
+    if changed is None:
+        exact, hubs = deterministic_edges(records, rules)
+        focus = None
+    else:
+        before = ctx.store.read("silver.match_pairs").where(F.col("method").startswith("exact:"))
+        exact, hubs, focus = edges_since(records, rules, changed, ctx.store.read(HUBS), before)
+    if spec.unique_sources:
+        # a no-duplicates source's records are never one person, whatever identifier they share
+        inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
+        exact = exact.where(~(inside & F.split("record_key_l", ":").getItem(0).isin(*spec.unique_sources)))
+    return exact.localCheckpoint(), hubs, focus
+
+
+def cluster_scope(ctx: RunContext, engine: clustering.Clusterer, records: DataFrame, exact: DataFrame, scored: DataFrame,
+                  focus: DataFrame, weakest: float) -> DataFrame:
+    """The record keys an incremental run clusters again (see scope): the graph now against the last run's."""
+    before = ctx.store.read("silver.match_pairs").where(F.col("method").startswith("exact:")).select(*scope.PAIR)
+    before = before.unionByName(ctx.store.read(SCORED).where(F.col("match_weight") >= weakest).select(*scope.PAIR))
+    now = exact.select(*scope.PAIR).unionByName(scored.where(F.col("match_weight") >= weakest).select(*scope.PAIR))
+    return scope.affected(engine, records, now, before, focus).localCheckpoint()
+
+
 def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile | None,
-            backend: LinkageBackend, report_dir: str, watch: Stopwatch) -> dict:
-    """Link, cluster and id the records; returns the frames to write and a summary."""
+            backend: LinkageBackend, report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> dict:
+    """Link, cluster and id the records; returns the frames to write and a summary. With `changed` (record
+    keys of new, changed and deleted records), only their pairs are scored and the last run's other scored
+    pairs are kept (the pairs a full run would score: a pair's score reads its two records only), and only
+    the part of the graph a change can reach is clustered and given ids again (`scope` in the result)."""
     silver = ctx.config.silver
     with watch.step("deterministic stitching"):
-        exact, hubs = deterministic_edges(records, silver.stitching)
-        if spec.unique_sources:
-            # a no-duplicates source's records are never one person, whatever identifier they share
-            inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
-            exact = exact.where(~(inside & F.split("record_key_l", ":").getItem(0).isin(*spec.unique_sources)))
-        exact = exact.localCheckpoint()
+        exact, hubs, focus = stitch(ctx, records, spec, changed)
     summary: dict = {"comparisons": 0, "predict_seconds": 0.0, "charts": report_dir}
     linked = None
     if model is not None:
-        scored, found, linked = score(ctx, keys, spec, model, backend, report_dir, watch)
+        scored, found, linked = score(ctx, keys, spec, model, backend, report_dir, watch, changed)
         summary.update(found)
+        if changed is not None:
+            scored = scored.unionByName(kept_pairs(ctx, changed)).localCheckpoint()
     else:
         scored = ctx.spark.createDataFrame([], "record_key_l string, record_key_r string, match_probability double, match_weight double")
     with watch.step("clustering"):
@@ -192,24 +249,36 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         engine, why = clustering.choose(ctx.spark, silver.clustering, edges)
         log.info("silver: clustering on the %s (%s)", engine.name, why)
         pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
-        strength = pairs.select("record_key_l", "record_key_r", F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
-        found = engine.cluster(records, exact, scored, strength, cluster_guards(keys, spec), rules)
+        region = None if focus is None else cluster_scope(ctx, engine, records, exact, scored, focus, rules.weakest_link)
+        part = (lambda frame, *cols: frame) if region is None else (lambda frame, *cols: scope.within(frame, region, *cols))
+        pair_cols = scope.PAIR
+        strength = part(pairs, *pair_cols).select(*pair_cols, F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
+        found = engine.cluster(part(records, "record_key"), part(exact, *pair_cols), part(scored, *pair_cols), strength,
+                               part(cluster_guards(keys, spec), "record_key"), rules)
         components = found.components.localCheckpoint()
     summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
-                   clustering_engine={"name": engine.name, "why": why})
+                   clustering_engine={"name": engine.name, "why": why},
+                   records_clustered=components.count() if region is not None else None)
     log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], found.rounds)
     now = datetime.now(timezone.utc)
     with watch.step("customer ids"):
         previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
         history = ctx.store.read(REDIRECTS) if ctx.store.exists(REDIRECTS) else None
-        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now)
+        elsewhere = None
+        if region is not None and previous is not None:
+            covered = region.unionByName(changed.select("record_key")).distinct()
+            elsewhere = previous.join(covered, "record_key", "left_anti").select("customer_id").distinct()
+            previous = previous.join(covered, "record_key", "left_semi")
+        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now, elsewhere)
         summary["churn"] = changes.churn
     if linked is not None:
         linker, frame = linked
         with watch.step("charts"):
             charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
-    return {"pairs": pairs, "hubs": hubs, "identity_map": identity_map(records, changes.ids, pairs, previous, now),
-            "redirects": changes.table, "summary": summary}
+    ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *pair_cols), previous, now)
+    return {"pairs": pairs, "scored": scored, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
+            "scope": None if region is None else region.unionByName(changed.select("record_key")).distinct(),
+            "summary": summary}
 
 
 def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
@@ -223,27 +292,71 @@ def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
     return stitched, shared.count()
 
 
+def read_records(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame, changes_module.Increment | None]:
+    """Every person record as this run sees it, and the increment when the plan takes only the changes."""
+    if not plan.incremental:
+        return all_person_records(ctx), None
+    found = changes_module.increment(ctx.store, _landed(ctx, "person"), plan.since, ctx.config.default_country)
+    found = changes_module.Increment(found.upserts.localCheckpoint(), found.changed.localCheckpoint())
+    return found.apply(ctx.store.read(RECORDS)), found
+
+
+def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend,
+                  increment: changes_module.Increment | None, current: model_store.ModelFile | None
+                  ) -> tuple[model_store.ModelFile | None, dict, str | None]:
+    """The model to score with, training notes, and why the linkage cannot take only the changes (None when
+    it can): an incremental run never trains, and scores with the model the last run used when that model
+    still fits the spec; otherwise every pair is scored again."""
+    if increment is not None and (current is None or current.metadata().get("spec") == spec.fingerprint()):
+        return current, {}, None
+    model, trained = model_for(ctx, keys, spec, backend)
+    return model, trained, ("the person records now give another model spec" if increment is not None else None)
+
+
+def write_records(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, txn: Txn) -> dict:
+    """silver.person_records: the changed records' rows by one MERGE, or the whole table."""
+    if increment is None:
+        ctx.store.overwrite(records, RECORDS, txn=txn)
+        return {"written": "whole"}
+    return publish(ctx.store, increment.upserts, RECORDS, RECORD_KEY, txn=txn, scope=increment.changed)
+
+
+def write_identity_map(ctx: RunContext, rows: DataFrame, covered: DataFrame | None, txn: Txn) -> dict:
+    """silver.identity_map: the rows of the records an incremental run covered (`covered`: record_key) by one
+    MERGE, or the whole table."""
+    if covered is None:
+        ctx.store.overwrite(rows, IDENTITY, txn=txn)
+        return {"written": "whole"}
+    return publish(ctx.store, rows, IDENTITY, RECORD_KEY, txn=txn, scope=covered)
+
+
 @register("silver")
 def run_silver(ctx: RunContext) -> dict:
-    """Build the silver tables from bronze; skip without a commit when nothing they depend on changed."""
+    """Build the silver tables from bronze, from the records that changed since the last run where it can;
+    skip without a commit when nothing they depend on changed."""
     folder = model_store.model_dir(ctx.config)
     current = model_store.latest(folder)
     print_fp = fingerprint(ctx, current.version if current else None)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same bronze versions, settings and model)"}
+    versions = bronze_versions(ctx, "person")
+    plan = changes_module.plan(ctx.store, last_summary(ctx.store, RUNS), settings_fingerprint(ctx, current.version if current else None),
+                               versions, ctx.full_refresh)
+    log.info("silver: %s (%s)", "incremental" if plan.incremental else "every record", plan.why)
     watch = Stopwatch()
     progress.expect(len(SILVER_STEPS))
     with watch.step("person records"):
-        records = all_person_records(ctx).localCheckpoint()
+        records, increment = read_records(ctx, plan)
+        records = records.localCheckpoint()
     with watch.step("match keys"):
         keys = linkage_input(records).localCheckpoint()
         spec = build_spec(profile(keys), ctx.config)
     with linkage_backend(ctx, keys) as (backend, why), staged(run_folder(ctx.config, ctx.run_id)) as report_dir:
         with watch.step("model"):
-            model, trained = model_for(ctx, keys, spec, backend)
-        result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch)
+            model, trained, rescore = linkage_model(ctx, keys, spec, backend, increment, current)
+        changed = increment.changed if increment is not None and rescore is None else None
+        result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch, changed)
     result["summary"]["charts"] = run_folder(ctx.config, ctx.run_id)
-    print_fp = fingerprint(ctx, model.version if model else None)
     linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
                        **trained}
     if model is None:
@@ -252,16 +365,20 @@ def run_silver(ctx: RunContext) -> dict:
         print(f"silver: WARNING {linkage_summary['warning']}", file=sys.stderr)
     txn = Txn("c360/silver", ctx.run_number)
     with watch.step("writes"):
-        ctx.store.overwrite(records, "silver.person_records", txn=txn)
+        written = write_records(ctx, records, increment, txn)
         ctx.store.overwrite(result["pairs"], "silver.match_pairs", txn=txn)
-        ctx.store.overwrite(result["hubs"], "silver.hub_identifiers", txn=txn)
-        ctx.store.overwrite(result["identity_map"], "silver.identity_map", txn=txn)
+        ctx.store.overwrite(result["scored"], SCORED, txn=txn)
+        ctx.store.overwrite(result["hubs"], HUBS, txn=txn)
+        write_identity_map(ctx, result["identity_map"], result["scope"], txn)
         ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
     with watch.step("interactions"):
         events, shared_cookies = interactions(ctx)
         if events is not None:
             ctx.store.overwrite(events, "silver.interactions", txn=txn)
     identity = ctx.store.read("silver.identity_map")
+    mode = {"incremental": increment is not None, "why": plan.why if rescore is None else f"{plan.why}; every pair scored: {rescore}",
+            "changed_records": increment.changed.count() if increment is not None else None,
+            "person_records_written": written}
     summary = {
         "person_records": identity.count(),
         "customers": identity.select("customer_id").distinct().count(),
@@ -269,8 +386,10 @@ def run_silver(ctx: RunContext) -> dict:
         "hub_identifiers": ctx.store.read("silver.hub_identifiers").count(),
         "interactions": ctx.store.read("silver.interactions").count() if events is not None else 0,
         "cookies_with_several_logins": shared_cookies, "model_version": model.version if model else None,
-        **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
+        "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
+        "bronze_versions": versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
     }
+    print_fp = fingerprint(ctx, model.version if model else None)
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
                                        datetime.now(timezone.utc))],
                                      "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")

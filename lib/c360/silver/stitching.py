@@ -61,21 +61,50 @@ def _compatible(a: str, b: str) -> Column:
     return same("_first") & same("_last") & same("_dob")
 
 
+def _pairs(x: DataFrame, y: DataFrame, ordered: bool = True) -> DataFrame:
+    """Edges (record_key_l < record_key_r, method naming every identifier that linked them) between the
+    records of `x` and `y` (usable values with names) that share a value and do not contradict each other;
+    `ordered`: `x` and `y` are the same records, so each pair is joined once (x's key the smaller)."""
+    x, y = x.alias("x"), y.alias("y")
+    other = F.col("x.record_key") < F.col("y.record_key") if ordered else F.col("x.record_key") != F.col("y.record_key")
+    edges = (x.join(y, (F.col("x.identifier") == F.col("y.identifier")) & (F.col("x.value") == F.col("y.value")) & other)
+             .where(_compatible("x", "y"))
+             .select(F.least("x.record_key", "y.record_key").alias("record_key_l"),
+                     F.greatest("x.record_key", "y.record_key").alias("record_key_r"),
+                     F.concat(F.lit("exact:"), F.col("x.identifier")).alias("method")))
+    return edges.groupBy("record_key_l", "record_key_r").agg(
+        F.concat_ws(",", F.array_sort(F.collect_set("method"))).alias("method"))
+
+
+def _usable(records: DataFrame, rules: Mapping[str, int]) -> tuple[DataFrame, DataFrame]:
+    """(usable values with the names that check them, hub values left out)."""
+    values = identifier_values(records, list(rules))
+    left_out = hubs(values, rules)
+    usable = values.join(left_out.select("identifier", "value"), ["identifier", "value"], "left_anti")
+    return usable.join(names_agree(records), "record_key"), left_out
+
+
 def deterministic_edges(records: DataFrame, rules: Mapping[str, int]) -> tuple[DataFrame, DataFrame]:
     """Edges (record_key_l, record_key_r, method) between records sharing a usable identifier value and not
     contradicting each other on name or date of birth, and the hub values left out. A usable value is shared
     by at most its rule's `max_records`, so linking all pairs of its records stays small."""
-    values = identifier_values(records, list(rules))
-    left_out = hubs(values, rules)
-    usable = values.join(left_out.select("identifier", "value"), ["identifier", "value"], "left_anti")
-    usable = usable.join(names_agree(records), "record_key")
-    x, y = usable.alias("x"), usable.alias("y")
-    edges = (x.join(y, (F.col("x.identifier") == F.col("y.identifier")) & (F.col("x.value") == F.col("y.value"))
-                    & (F.col("x.record_key") < F.col("y.record_key")))
-             .where(_compatible("x", "y"))
-             .select(F.col("x.record_key").alias("record_key_l"), F.col("y.record_key").alias("record_key_r"),
-                     F.concat(F.lit("exact:"), F.col("x.identifier")).alias("method")))
-    # one row per pair, naming every identifier that linked it
-    edges = edges.groupBy("record_key_l", "record_key_r").agg(
-        F.concat_ws(",", F.array_sort(F.collect_set("method"))).alias("method"))
-    return edges, left_out
+    usable, left_out = _usable(records, rules)
+    return _pairs(usable, usable), left_out
+
+
+def edges_since(records: DataFrame, rules: Mapping[str, int], changed: DataFrame, hubs_before: DataFrame,
+                edges_before: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The same edges and hubs as `deterministic_edges(records, rules)` from the last run's (`hubs_before`,
+    `edges_before`) and the records that changed since (`changed`: record_key, deleted ones included): a
+    pair's edge can only move when one of its records changed or a value it shares became a hub or stopped
+    being one. Returns (edges, hubs, focus): focus is the record keys whose edges were recomputed."""
+    usable, left_out = _usable(records, rules)
+    flipped = (left_out.select("identifier", "value").exceptAll(hubs_before.select("identifier", "value"))
+               .unionByName(hubs_before.select("identifier", "value").exceptAll(left_out.select("identifier", "value"))))
+    holders = identifier_values(records, list(rules)).join(flipped, ["identifier", "value"], "left_semi")
+    focus = changed.select("record_key").unionByName(holders.select("record_key")).distinct().localCheckpoint()
+    kept = edges_before.select("record_key_l", "record_key_r", "method")
+    for side in ("record_key_l", "record_key_r"):
+        kept = kept.join(focus.select(F.col("record_key").alias(side)), side, "left_anti")
+    fresh = _pairs(usable.join(focus, "record_key", "left_semi"), usable, ordered=False)
+    return kept.select("record_key_l", "record_key_r", "method").unionByName(fresh), left_out, focus

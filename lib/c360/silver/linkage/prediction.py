@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 from pyspark.sql import Column, DataFrame
@@ -15,6 +16,25 @@ from c360.silver.linkage.backends.base import LinkageBackend
 
 
 ESTIMATE_SAMPLE = 0.05  # records per side Splink's count estimate joins: 1/400 of the pairs
+CHANGED = "c360_changed"  # the match keys' flag of records an incremental run scores again
+
+
+def flag_changed(keys: DataFrame, changed: DataFrame) -> DataFrame:
+    """`keys` with CHANGED true for the records in `changed` (record_key), false for the rest."""
+    marked = changed.select("record_key").distinct().withColumn(CHANGED, F.lit(True))
+    return keys.join(marked, "record_key", "left").withColumn(CHANGED, F.coalesce(CHANGED, F.lit(False)))
+
+
+def only_changed_pairs(settings: dict) -> dict:
+    """`settings` whose prediction blocking rules keep, of the pairs a full run blocks, those with a record
+    flagged CHANGED: every existing record any rule pairs a changed one with, and changed ones among
+    themselves. Each rule keeps its equality conditions, so blocking stays a join on them."""
+    out = copy.deepcopy(settings)
+    touching = f"(l.{CHANGED} or r.{CHANGED})"
+    out["blocking_rules_to_generate_predictions"] = [
+        {**rule, "blocking_rule": f"({rule['blocking_rule']}) and {touching}"} if isinstance(rule, dict)
+        else f"({rule}) and {touching}" for rule in settings["blocking_rules_to_generate_predictions"]]
+    return out
 
 
 def _counted(linker: Linker, proportion: float) -> list[dict]:

@@ -1,13 +1,15 @@
-"""Publishing a gold table as the rows that changed, so Delta's change data feed shows real changes.
+"""Publishing a table as the rows that changed, so Delta's change data feed shows real changes.
 
 Overwriting a table records every row as deleted and inserted again, however little changed; a consumer of
-the change data feed then re-reads the whole table each run. Gold is published instead by one MERGE per table
-of just the differences between the new table and the published one: rows that are new or whose content
+the change data feed then re-reads the whole table each run. Gold (and silver's person records) are published
+instead by one MERGE per table of just the differences between the new table and the published one: rows that are new or whose content
 changed are upserted by the table's key, and a key the new table no longer has gets a tombstone (its key,
 every other column null) that the MERGE deletes. The feed then shows inserts, updates (pre- and post-image)
 and deletes of those rows only, and a table whose content did not change gets no commit at all.
 
-A tombstone is told from a row by `present`, a column every real row of the table fills.
+A tombstone is told from a row by `present`, a column every real row of the table fills. An incremental run
+that knows which keys it recomputed publishes within that `scope` only, so the comparison reads those rows
+and not the whole table.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from c360.storage import MergeSpec, TableStore, Txn
-from c360.storage.base import as_nullable
+from c360.storage.base import MergeSpec, TableStore, Txn, as_nullable
 
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
 
 @dataclass(frozen=True)
 class TableKey:
-    """How a gold table's rows are identified: `keys` (unique per row; `nullable_keys` among them may be null
+    """How a table's rows are identified: `keys` (unique per row; `nullable_keys` among them may be null
     and compare null-safely) and `present`, a column no real row leaves null."""
 
     keys: tuple[str, ...]
@@ -38,18 +39,6 @@ class TableKey:
         real = f"s.`{self.present}` IS NOT NULL"
         return MergeSpec(keys=self.keys, nullable_keys=self.nullable_keys, update="all", update_condition=real,
                          insert_condition=real, delete_condition=f"s.`{self.present}` IS NULL")
-
-
-KEYS = {
-    "gold.customer_profile": TableKey(("customer_id",), "profile_version"),
-    "gold.customer_xref": TableKey(("record_key",), "customer_id"),
-    "gold.customer_interactions": TableKey(("source", "event_id"), "customer_id"),
-    "gold.customer_metrics": TableKey(("customer_id",), "as_of"),
-    "gold.households": TableKey(("household_id",), "members"),
-    "gold.unresolved_interactions": TableKey(("source", "event_id"), "reason"),
-    "gold.accounts": TableKey(("account_id",), "source"),
-    "gold.customer_id_redirects": TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
-}
 
 
 def _content(columns: list[str]) -> Column:
@@ -89,16 +78,22 @@ def _columns(schema: T.StructType) -> list[tuple[str, T.DataType]]:
     return [(f.name.lower(), f.dataType) for f in as_nullable(schema).fields]
 
 
-def publish(store: TableStore, frame: DataFrame, table: str, txn: Txn | None = None) -> dict[str, int | str]:
+def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn: Txn | None = None,
+            scope: DataFrame | None = None) -> dict[str, int | str]:
     """Make `table` hold `frame`'s rows: a new table, or one whose columns changed, is written whole (with the
-    change data feed on); otherwise one MERGE of the changed rows, or no commit when nothing changed.
+    change data feed on); otherwise one MERGE of the changed rows, or no commit when nothing changed. With
+    `scope` (key columns), `frame` holds the new rows of those keys only and the rest of the table stays.
     Returns how: {"written": "whole"|"changes"|"nothing", "upserted": n, "deleted": n}."""
-    key = KEYS[table]
     if not store.exists(table) or _columns(store.schema(table)) != _columns(frame.schema):
+        if scope is not None:
+            raise ValueError(f"{table}: a scoped publish needs the table with these columns already there")
         store.overwrite(frame, table, txn=txn, properties=CHANGE_FEED)
         return {"written": "whole", "upserted": store.read(table).count(), "deleted": 0}
+    published = store.read(table)
+    if scope is not None:
+        published = published.join(scope.select(*key.keys).distinct(), list(key.keys), "left_semi")
     # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
-    upserts, tombstones = (part.localCheckpoint() for part in differences(frame, store.read(table), key))
+    upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key))
     upserted, deleted = upserts.count(), tombstones.count()
     if upserted or deleted:
         store.merge(upserts.unionByName(tombstones), table, key.merge_spec(), txn=txn)

@@ -1,12 +1,11 @@
-"""Gold is published as the rows that changed: one MERGE per table, a change data feed of real changes."""
+"""Tables are published as the rows that changed: one MERGE per table, a change data feed of real changes."""
 
 from __future__ import annotations
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from c360.gold import publish as publish_module
-from c360.gold.publish import TableKey, differences, publish
+from c360.storage.publish import TableKey, differences, publish
 from c360.storage import TableStore
 
 SCHEMA = "customer_id string, version long, attributes map<string,string>, emails array<string>"
@@ -39,15 +38,24 @@ def test_nullable_keys_compare_null_safely(spark: SparkSession) -> None:
     assert_df_equality(changed_rows(new, published, key), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_publish_commits_only_changes_and_the_feed_shows_them(store: TableStore, spark: SparkSession, monkeypatch) -> None:
-    monkeypatch.setitem(publish_module.KEYS, "gold.people", KEY)
+def test_publish_commits_only_changes_and_the_feed_shows_them(store: TableStore, spark: SparkSession) -> None:
     first = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x"]), ("C2", 1, None, []), ("C3", 1, None, None)], SCHEMA)
-    assert publish(store, first, "gold.people") == {"written": "whole", "upserted": 3, "deleted": 0}
+    assert publish(store, first, "gold.people", KEY) == {"written": "whole", "upserted": 3, "deleted": 0}
     second = spark.createDataFrame([("C1", 1, {"a": "1"}, ["x"]), ("C2", 2, {"b": "2"}, []), ("C4", 1, None, None)], SCHEMA)
-    assert publish(store, second, "gold.people") == {"written": "changes", "upserted": 2, "deleted": 1}
+    assert publish(store, second, "gold.people", KEY) == {"written": "changes", "upserted": 2, "deleted": 1}
     assert_df_equality(store.read("gold.people").orderBy("customer_id"), second.orderBy("customer_id"), ignore_nullable=True)
     feed = {(r["customer_id"], r["_change_type"]) for r in store.changes("gold.people", 1).collect()}
     assert feed == {("C2", "update_preimage"), ("C2", "update_postimage"), ("C4", "insert"), ("C3", "delete")}
     version = store.version("gold.people")
-    assert publish(store, second, "gold.people") == {"written": "nothing", "upserted": 0, "deleted": 0}
+    assert publish(store, second, "gold.people", KEY) == {"written": "nothing", "upserted": 0, "deleted": 0}
     assert store.version("gold.people") == version, "unchanged content: no commit"
+
+
+def test_a_scoped_publish_changes_only_the_keys_in_scope(store: TableStore, spark: SparkSession) -> None:
+    first = spark.createDataFrame([("C1", 1, None, []), ("C2", 1, None, []), ("C3", 1, None, [])], SCHEMA)
+    publish(store, first, "silver.people", KEY)
+    scope = spark.createDataFrame([("C2",), ("C3",), ("C5",)], "customer_id string")
+    rows = spark.createDataFrame([("C2", 2, None, []), ("C5", 1, None, [])], SCHEMA)  # C3 gone, C1 out of scope
+    assert publish(store, rows, "silver.people", KEY, scope=scope) == {"written": "changes", "upserted": 2, "deleted": 1}
+    expected = spark.createDataFrame([("C1", 1, None, []), ("C2", 2, None, []), ("C5", 1, None, [])], SCHEMA)
+    assert_df_equality(store.read("silver.people").orderBy("customer_id"), expected, ignore_nullable=True)

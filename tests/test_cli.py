@@ -8,7 +8,7 @@ import pytest
 
 from c360.cli import main
 
-COMMANDS = ["generate", "run", "sql", "evaluate", "train", "erase", "export-subject", "report"]
+COMMANDS = ["generate", "run", "sql", "evaluate", "train", "maintain", "erase", "export-subject", "report"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -88,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(report)
     report.add_argument("--run-id", help="the run whose report to show (default: the latest)")
 
+    maintain = sub.add_parser("maintain", help="compact the tables, cluster the timeline by customer, vacuum",
+                              description="Compact every table's small files (daily, after the run); with --zorder "
+                                          "also rewrite the customer tables clustered by customer id (weekly); then "
+                                          "delete files older than --retain-hours that no version within it reads.")
+    _config_arg(maintain)
+    maintain.add_argument("--layers", nargs="+", default=["bronze", "silver", "gold"], choices=["bronze", "silver", "gold"])
+    maintain.add_argument("--zorder", action="store_true", help="also cluster the customer tables by customer id")
+    maintain.add_argument("--retain-hours", type=int, default=168, help="vacuum retention (default 168: a week)")
+
     for name, text in LATER.items():
         later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
         _config_arg(later, required=False)
@@ -111,6 +120,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for source, info in manifest.sources.items():
         print(f"  {source:<16} {info['records']:>10,} records  {len(info['files'])} file(s)")
     print(f"  ground truth: {Path(args.out, 'truth')}")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from c360.maintenance import maintain
+
+    if args.retain_hours < 0:
+        raise C360Error(f"--retain-hours must be at least 0, not {args.retain_hours}")
+    _, _, _, store = _open(args.config)
+    done = maintain(store, tuple(args.layers), args.zorder, args.retain_hours)
+    for table, what in done.items():
+        print(f"  {table:<40} files {what['files_removed']:>5} -> {what['files_added']:<5} vacuumed {what['files_vacuumed']}",
+              file=sys.stderr)
+    print(json.dumps({"maintained": done}))
     return 0
 
 
@@ -269,7 +292,7 @@ def cmd_later(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(debug=args.debug)
-    handlers = {"generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
+    handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
                 "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report}
     try:
         return handlers.get(args.command, cmd_later)(args)

@@ -194,6 +194,19 @@ def test_vacuum_keeps_files_within_retention(store: TableStore, spark: SparkSess
     assert store.read("gold.keep", version=0).count() == 1
 
 
+def test_compaction_rewrites_small_files_and_changes_no_data(store: TableStore, spark: SparkSession) -> None:
+    for i in range(3):
+        store.append(rows(spark, [(i, "x", i)]), "silver.small", properties=CDF if i == 0 else None)
+    done = store.compact("silver.small")
+    assert done["files_removed"] >= 3 and done["files_added"] == 1, done
+    compacted = store.version("silver.small")
+    assert compacted == 3
+    assert_rows(store.read("silver.small"), rows(spark, [(0, "x", 0), (1, "x", 1), (2, "x", 2)]))
+    assert store.changes("silver.small", compacted).count() == 0, "no data changed"
+    assert store.compact("silver.small", ("id",))["files_added"] == 1
+    assert store.read("silver.small", version=1).count() == 2
+
+
 def test_change_data_feed(store: TableStore, spark: SparkSession) -> None:
     store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "silver.cdf", properties=CDF)
     merged = store.merge(rows(spark, [(2, "B", 21)]), "silver.cdf", MergeSpec(keys=("id",))).version

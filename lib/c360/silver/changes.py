@@ -98,7 +98,7 @@ def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str
     upserts, changed = [], []
     for source in sources:
         table = f"bronze.{source.name}"
-        ids = changed_ids(store, table, since[table])
+        ids = changed_ids(store, table, since[table]).localCheckpoint()
         rows = store.read(table).join(ids, "_record_id", "left_semi")
         upserts.append(person_records(rows, source, default_country))
         changed.append(ids.select(F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key")))

@@ -233,6 +233,13 @@ class TableStore(ABC):
         """Delete files no version within the retention needs; returns their paths relative to the table."""
 
     @abstractmethod
+    def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
+        """Rewrite the table's small files into large ones or, with `zorder_by`, every file with rows
+        clustered by those columns (reads of one customer then skip most files). Rows, versions before it and
+        the change data feed are untouched (a compaction changes no data). Returns {"files_removed": n,
+        "files_added": n}; a table with nothing to compact gets no commit."""
+
+    @abstractmethod
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         """The change data feed (rows plus _change_type, _commit_version, _commit_timestamp); the table must
         have been created with ``delta.enableChangeDataFeed=true``."""

@@ -289,16 +289,24 @@ class DeltaRsStore(TableStore):
             ))
         return commits
 
+    def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
+        self.require(table)
+        dt = self._table(table)
+        metrics = dt.optimize.z_order(list(zorder_by)) if zorder_by else dt.optimize.compact()
+        return {"files_removed": int(metrics.get("numFilesRemoved", 0)), "files_added": int(metrics.get("numFilesAdded", 0))}
+
     def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
         self.require(table)
         dt = self._table(table)
         # full: list the folder like delta-spark does, so files of failed, uncommitted writes go too.
-        removed = dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False, full=True)
+        planned = dt.vacuum(retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False, full=True)
         fs, base = filesystem(decoded(dt.table_uri).rstrip("/"))
         relative = sorted({p[len(base) + 1:] if p.startswith(base + "/") else p.lstrip("/")
-                           for p in (filesystem(decoded(x))[1] for x in removed)})
-        if dry_run:  # delta-rs also lists tombstones whose files an earlier vacuum already deleted
-            relative = [r for r in relative if fs.get_file_info(f"{base}/{r}").type == pafs.FileType.File]
+                           for p in (filesystem(decoded(x))[1] for x in planned)})
+        # delta-rs also lists tombstones whose files an earlier vacuum already deleted
+        relative = [r for r in relative if fs.get_file_info(f"{base}/{r}").type == pafs.FileType.File]
+        if not dry_run and relative:
+            dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True)
         return relative
 
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:

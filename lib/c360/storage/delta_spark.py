@@ -120,6 +120,13 @@ class DeltaSparkStore(TableStore):
             for r in rows.collect()
         ]
 
+    def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
+        self.require(table)
+        builder = self._table(table).optimize()
+        done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
+        metrics = done.select("metrics.numFilesAdded", "metrics.numFilesRemoved").first()
+        return {"files_removed": int(metrics["numFilesRemoved"] or 0), "files_added": int(metrics["numFilesAdded"] or 0)}
+
     def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
         path = self.path(table)
         self.require(table)

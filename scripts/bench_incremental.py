@@ -1,8 +1,8 @@
 """A small batch on top of a full load, against a full refresh of the same records, silver stage.
 
-    python scripts/bench_incremental.py --people 66000 [--fraction 0.01] [--work DIR] [--seed 42]
+    python scripts/bench_incremental.py --people 66000 660000 [--fraction 0.01] [--work DIR] [--seed 42]
 
-Generates batch 1 for `--people` people (about 1.5 person records each; person sources only), lands it and
+Per size: generates batch 1 for that many people (about 1.5 person records each; person sources only), lands it and
 runs the silver stage (a new model is trained: the first load); then writes a later batch whose new and
 changed people are `--fraction` of the people, lands it and runs the silver stage again (incremental), and
 then `--full-refresh` on the same warehouse and model. Each silver run is its own `c360 run` process (JVM
@@ -74,31 +74,39 @@ def silver(config: Path, warehouse: Path, label: str, *extra: str) -> dict:
     return row
 
 
+def bench(people: int, fraction: float, seed: int, work: Path) -> list[dict]:
+    """One size: the first load, a batch of `fraction`, then a full refresh of the same warehouse."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = write_config(work)
+    warehouse = work / "warehouse"
+    generate(people, work / "landing", seed=seed)
+    c360(config, "bronze")
+    rows = [silver(config, warehouse, "first load (model trained)")]
+    generate(people, work / "landing", seed=seed, batch=2, fraction=fraction)
+    c360(config, "bronze")
+    rows.append(silver(config, warehouse, f"batch of {fraction:.0%} (incremental)"))
+    rows.append(silver(config, warehouse, "full refresh, same model", "--full-refresh"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=66_000)
+    parser.add_argument("--people", type=int, nargs="+", default=[66_000])
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default=None, help="work folder (default: a new temporary one)")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="c360-bench-incremental-"))
-    work.mkdir(parents=True, exist_ok=True)
-    config = write_config(work)
-    warehouse = work / "warehouse"
-    generate(args.people, work / "landing", seed=args.seed)
-    c360(config, "bronze")
-    rows = [silver(config, warehouse, "first load (model trained)")]
-    generate(args.people, work / "landing", seed=args.seed, batch=2, fraction=args.fraction)
-    c360(config, "bronze")
-    rows.append(silver(config, warehouse, f"batch of {args.fraction:.0%} (incremental)"))
-    rows.append(silver(config, warehouse, "full refresh, same model", "--full-refresh"))
-    batch, full = rows[1]["wall_s"], rows[2]["wall_s"]
-    print(f"\n{'run':<32} {'records':>10} {'seconds':>8}  steps")
-    for row in rows:
-        steps = ", ".join(f"{k} {v}" for k, v in row["seconds_per_step"].items())
-        print(f"{row['run']:<32} {row['records']:>10,} {row['wall_s']:>8}  {steps}")
-        print(f"{'':<32} commits: {row['commits']}")
-    print(f"\nbatch / full refresh: {batch / full:.2f} ({batch} s / {full} s); work folder {work}")
+    results = {people: bench(people, args.fraction, args.seed, work / f"people-{people}") for people in args.people}
+    for people, rows in results.items():
+        print(f"\n{people:,} people: {'run':<32} {'records':>10} {'seconds':>8}  steps")
+        for row in rows:
+            steps = ", ".join(f"{k} {v}" for k, v in row["seconds_per_step"].items())
+            print(f"{row['run']:<32} {row['records']:>10,} {row['wall_s']:>8}  {steps}")
+            print(f"{'':<32} commits: {row['commits']}")
+        batch, full = rows[1]["wall_s"], rows[2]["wall_s"]
+        print(f"batch / full refresh: {batch / full:.2f} ({batch} s / {full} s)")
+    print(f"work folder {work}")
     return 0
 
 

@@ -48,7 +48,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from c360 import pipeline  # noqa: E402
 from c360.config import parse_config  # noqa: E402
 from c360.session import session_for  # noqa: E402
-from c360.silver import clustering, model as model_store, stage  # noqa: E402
+from c360.silver import clustering, linking, model as model_store  # noqa: E402
 from c360.silver.evaluation import blocking_recall, evaluate  # noqa: E402
 from c360.silver.linkage import prediction  # noqa: E402
 from c360.silver.linkage.backends import choose  # noqa: E402
@@ -142,7 +142,7 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
         return pairs_of(engine.best_link_clusters(start, edges, min_weight, margin, guards=guards)[0])
 
     allowed = prediction.without_conflicts(scored)
-    guards = stage.cluster_guards(keys, spec)
+    guards = linking.cluster_guards(keys, spec)
     no_dates = guards.withColumn("date_of_birth", F.lit(None).cast("date"))
     no_handles = guards.withColumn("handle_digits", F.lit(None).cast("string"))
     above = scored.where(F.col("match_probability") >= settings.threshold).select("record_key_l", "record_key_r")

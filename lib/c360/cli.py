@@ -234,7 +234,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from c360 import pipeline
     from c360.silver.linkage.keys import linkage_input
     from c360.silver.linkage.spec import build, profile
-    from c360.silver.stage import all_person_records, linkage_backend, train_model
+    from c360.silver.linking import linkage_backend, train_model
+    from c360.silver.stage import all_person_records
 
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())

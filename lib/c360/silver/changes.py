@@ -2,12 +2,13 @@
 
 Bronze only ever appends (each version of a record is a row; see person_records.latest_versions), so the
 records that changed since the bronze versions the last silver run read are those with a row committed
-after them: their ids are read once, their newest version is standardised again, and the result replaces
+after them, told by the bronze run that wrote it (`_run_id`; a compaction keeps it): their ids are read once, their newest version is standardised again, and the result replaces
 them in `silver.person_records` (a record whose newest version meets the source's `deleted` condition
 leaves). A run takes only the changes when the last run read the same person sources with the same
 settings and model and every bronze table since then was only appended to; anything else (a new source,
 changed field mappings or silver settings, a new model version, a bronze table rewritten, a missing silver
-table, `--full-refresh`) recomputes every record, and the run summary says why.
+table, `--full-refresh`) recomputes every record, and the run summary says why. Events (interaction sources)
+are followed the same way, on their own.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from c360.config import SourceConfig
 from c360.silver.person_records import person_records
 from c360.storage import TableStore
 
-# the silver tables an incremental run starts from
-BASE_TABLES = ("silver.person_records", "silver.identity_map", "silver.scored_pairs")
+# the silver tables an incremental run starts from, and where a run's summary keeps the bronze versions it read
+BASE_TABLES = {"person": ("silver.person_records", "silver.identity_map", "silver.scored_pairs"),
+               "event": ("silver.interactions",)}
+VERSIONS = {"person": "bronze_versions", "event": "event_versions"}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The bronze versions the last run read (None: recompute every record) and why."""
+    """Per bronze table, the bronze runs whose rows the last run had read (None: recompute every record), and
+    why."""
 
-    since: dict[str, int] | None
+    since: dict[str, tuple[str, ...]] | None
     why: str
 
     @property
@@ -63,19 +67,21 @@ def _appended_only(store: TableStore, table: str, since: int) -> str | None:
 
 
 def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mapping[str, int],
-         full_refresh: bool) -> Plan:
-    """Whether this run may take only the person records that changed since the `last` run's summary
-    (`settings`: this run's settings fingerprint; `versions`: the person sources' bronze versions now)."""
+         full_refresh: bool, kind: str = "person") -> Plan:
+    """Whether this run may take only the `kind` records (person or event) that changed since the `last`
+    run's summary (`settings`: this run's settings fingerprint; `versions`: those sources' bronze versions
+    now)."""
+    key = VERSIONS[kind]
     if full_refresh:
         return Plan(None, "--full-refresh")
-    if last is None or "bronze_versions" not in last:
+    if last is None or key not in last:
         return Plan(None, "no earlier silver run to continue from")
     if last.get("settings_fingerprint") != settings:
         return Plan(None, "field mappings, silver settings or the model version changed since the last run")
-    before = last["bronze_versions"]
+    before = last[key]
     if set(before) != set(versions):
-        return Plan(None, "the person sources changed since the last run")
-    missing = [t for t in BASE_TABLES if not store.exists(t)]
+        return Plan(None, f"the {kind} sources changed since the last run")
+    missing = [t for t in BASE_TABLES[kind] if not store.exists(t)]
     if missing:
         return Plan(None, f"{', '.join(missing)} missing")
     for table, version in before.items():
@@ -83,23 +89,43 @@ def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mappi
                else _appended_only(store, table, version))
         if why:
             return Plan(None, why)
-    return Plan(dict(before), "only the bronze rows added since the last run")
+    runs, why = _runs_read(store, before)
+    return Plan(runs, why) if runs is not None else Plan(None, why)
 
 
-def changed_ids(store: TableStore, table: str, since: int) -> DataFrame:
-    """(_record_id) of the records with a row committed to bronze `table` after version `since`: rows of
-    bronze runs that version did not hold."""
-    earlier = store.read(table, version=since).select("_run_id").distinct()
-    return store.read(table).join(F.broadcast(earlier), "_run_id", "left_anti").select("_record_id").distinct()
+def _runs_read(store: TableStore, versions: Mapping[str, int]) -> tuple[dict[str, tuple[str, ...]] | None, str]:
+    """The bronze runs each table held at the version the last run read (a run id per bronze commit, a few
+    hundred at most), or None and why when such a version can no longer be read (vacuumed after a compaction)."""
+    runs = {}
+    for table, version in versions.items():
+        try:
+            found = store.read(table, version=version).select("_run_id").distinct().collect()
+        except Exception as exc:  # noqa: BLE001 - either engine's error for files vacuumed away
+            return None, f"{table} at version {version} can no longer be read ({str(exc).splitlines()[0][:200]})"
+        runs[table] = tuple(sorted(r["_run_id"] for r in found))
+    return runs, "only the bronze rows added since the last run"
 
 
-def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str, int], default_country: str) -> Increment:
-    """The person records of `sources` that changed after the bronze versions `since`, standardised."""
+def changed_ids(store: TableStore, table: str, earlier: tuple[str, ...]) -> DataFrame:
+    """(_record_id) of the records with a row in bronze `table` from a bronze run not among `earlier`."""
+    return store.read(table).where(~F.col("_run_id").isin(*earlier)).select("_record_id").distinct()
+
+
+def changed_rows(store: TableStore, table: str, earlier: tuple[str, ...]) -> tuple[DataFrame, DataFrame]:
+    """Every bronze row (all versions) of the records of `table` with a row from a bronze run not among
+    `earlier`, and their ids (_record_id)."""
+    ids = changed_ids(store, table, earlier).localCheckpoint()
+    return store.read(table).join(ids, "_record_id", "left_semi"), ids
+
+
+def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str, tuple[str, ...]],
+              default_country: str) -> Increment:
+    """The person records of `sources` with a row from a bronze run the last run had not read (`since`: the
+    runs it had read, per table), standardised."""
     upserts, changed = [], []
     for source in sources:
         table = f"bronze.{source.name}"
-        ids = changed_ids(store, table, since[table]).localCheckpoint()
-        rows = store.read(table).join(ids, "_record_id", "left_semi")
+        rows, ids = changed_rows(store, table, since[table])
         upserts.append(person_records(rows, source, default_country))
         changed.append(ids.select(F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key")))
     out_upserts, out_changed = upserts[0], changed[0]

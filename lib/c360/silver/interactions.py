@@ -4,7 +4,9 @@ identifiers that tie it to a person, and anonymous web sessions stitched to the 
 Pure transforms. An event's identifiers (standardised e-mail, phone, login, loyalty id, social handle,
 cookie and the source's free identifiers) are what linkage later resolves to a customer. A cookie that logs
 in as exactly one login id lends that login to all its events, also the ones before the login; a cookie seen
-with several logins (a shared computer) is left unstitched and reported.
+with several logins (a shared computer) is left unstitched and reported. An incremental run stitches again
+the events of the cookies its new events carry (`restitch`): a cookie that logs in later lends its login to
+its earlier events, one that logs in as a second person takes it back.
 """
 
 from __future__ import annotations
@@ -64,3 +66,27 @@ def stitch_cookies(events: DataFrame) -> tuple[DataFrame, DataFrame]:
     )
     return stitched.select(*COLUMNS), shared
 
+
+
+def _lent_back(events: DataFrame) -> DataFrame:
+    """Stored events with the logins cookie stitching lent them taken back: login_id as the source said."""
+    lent = F.col("stitched_by") == "cookie"
+    return events.select(*[F.when(lent, F.lit(None)).otherwise(F.col(c)).alias(c) if c in ("login_id", "stitched_by")
+                           else F.col(c) for c in COLUMNS])
+
+
+def restitch(stored: DataFrame, changed: DataFrame) -> DataFrame:
+    """The events to write when `changed` events (new and changed, as interaction_records gives them) arrive:
+    them and every stored event of a cookie they carry, stitched again over all of that cookie's events."""
+    cookies = changed.where(F.col("cookie_id").isNotNull()).select("cookie_id").distinct()
+    earlier = (stored.join(cookies, "cookie_id", "left_semi")
+               .join(changed.select("source", "event_id"), ["source", "event_id"], "left_anti"))
+    stitched, _ = stitch_cookies(_lent_back(earlier).unionByName(changed.select(*COLUMNS)))
+    return stitched
+
+
+def cookies_with_several_logins(events: DataFrame) -> int:
+    """Cookies of stitched events (silver.interactions) left unstitched because they logged in as several people."""
+    own = events.where(F.col("cookie_id").isNotNull() & F.col("login_id").isNotNull()
+                       & F.col("stitched_by").isNull())
+    return own.groupBy("cookie_id").agg(F.countDistinct("login_id").alias("n")).where("n > 1").count()

@@ -1,11 +1,12 @@
 """The silver stage: person records, identity resolution and interactions, from the bronze tables.
 
-Steps: standardise every person source into `silver.person_records`; link records that share a strong
-identifier (guarded against hubs); score the rest with the Splink model (trained once and saved versioned,
-see `c360 train`); cluster (deterministic components, then mutual best links, then the size guard); give
-clusters stable customer ids (carried over from the previous identity map, every merge, split and retirement
-recorded as a redirect, see customer_ids); write `silver.match_pairs`, `silver.identity_map`,
-`silver.customer_id_redirects`, `silver.hub_identifiers` and `silver.interactions`, and the run's Splink charts.
+Steps: standardise every person source into `silver.person_records`; link, cluster and id them (see
+linking: deterministic links guarded against hubs, the Splink model trained once and saved versioned,
+clusters by mutual best links, stable customer ids with every merge, split and retirement recorded as a
+redirect); write `silver.match_pairs`, `silver.scored_pairs`, `silver.identity_map`,
+`silver.customer_id_redirects`, `silver.hub_identifiers` and `silver.interactions`, and the run's Splink
+charts. A run takes only the records and events that changed since the last run where it can (see changes),
+and says in its summary's `mode` which it did and why.
 
 A run whose inputs (bronze table versions, silver settings, model version) equal the last run's is skipped
 without a commit, so re-running unchanged input changes nothing.
@@ -16,36 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import os
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from c360 import progress
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
-from c360.report import run_folder, staged
-from c360.silver import clustering, customer_ids, model as model_store, scope
-from c360.silver.linkage import charts as charts_module, prediction, training
-from c360.silver.linkage.backends import LinkageBackend, choose
-from c360.silver.linkage.keys import linkage_input
-from c360.silver.linkage.portable import for_dialect
-from c360.silver.linkage.spec import ModelSpec, build as build_spec, profile, splink_settings
-from c360.silver.linkage.training import TrainingResult
-from c360.silver.identity_map import identity_map, match_pairs
-from c360.silver.interactions import interaction_records, stitch_cookies
+from c360.silver import changes as changes_module, model as model_store
+from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
+from c360.silver.linking import link_people
 from c360.silver.person_records import person_records
-from c360.silver.stitching import deterministic_edges, edges_since
-from c360.silver import changes as changes_module
+from c360.silver.tables import (EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORD_KEY, RECORDS, REDIRECTS,
+                                SCORED)
 from c360.storage import Txn
-from c360.storage.publish import TableKey, publish
+from c360.storage.publish import publish
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -53,12 +40,6 @@ RUNS = "silver._runs"
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
-REDIRECTS = "silver.customer_id_redirects"
-SCORED = "silver.scored_pairs"  # every pair the clustering read, so an incremental run rescores only its changes
-RECORDS = "silver.person_records"
-HUBS = "silver.hub_identifiers"
-IDENTITY = "silver.identity_map"
-RECORD_KEY = TableKey(("record_key",), "source")
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:
@@ -102,194 +83,33 @@ def fingerprint(ctx: RunContext, model_version: int | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@contextmanager
-def linkage_backend(ctx: RunContext, keys: DataFrame) -> Iterator[tuple[LinkageBackend, str]]:
-    """The run's linkage backend (silver.linkage.backend) and why it was chosen, closed when the block ends."""
-    backend, why = choose(ctx.spark, ctx.config.silver.linkage, keys.count())
-    log.info("silver: linkage on %s (%s)", backend.name, why)
-    with backend:
-        yield backend, why
-
-
-def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
-                backend: LinkageBackend) -> tuple[model_store.ModelFile | None, TrainingResult]:
-    """Train a new model version of `spec` on these match keys (a sample of `train_max_records` of them) on
-    `backend` and save it; (None, result) when the data cannot support a model (result.problem says why)."""
-    settings = ctx.config.silver.linkage
-    started = time.monotonic()
-    total = keys.count()
-    sample = training.training_sample(keys, settings.train_max_records, settings.seed).localCheckpoint()
-    sizes = {r.source: r["count"] for r in sample.groupBy("source").count().collect()}
-    linker = backend.training_linker(sample, splink_settings(spec))
-    result = training.train(linker, spec, training.TrainingOptions(u_max_pairs=settings.u_max_pairs, seed=settings.seed,
-                                                                em_max_pairs=settings.em_max_pairs),
-                            records=sum(sizes.values()), unique_source_sizes={s: sizes.get(s, 0) for s in spec.unique_sources})
-    if result.problem:
-        log.warning("silver: no linkage model: %s", result.problem)
-        return None, result
-    saved = model_store.save(model_store.model_dir(ctx.config), linker.misc.save_model_to_json(), {
-        "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": sum(sizes.values()),
-        "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name,
-        "trained_on": linker._sql_dialect_str, "spec": spec.fingerprint(),  # noqa: SLF001
-        "spec_detail": spec.describe(), "training": result.summary()})
-    log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
-    return saved, result
-
-
-def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
-              backend: LinkageBackend) -> tuple[model_store.ModelFile | None, dict]:
-    """The saved model when it was built for this spec; else a new version (or a stop, if
-    silver.linkage.on_model_mismatch is 'fail'). Returns it (None: link deterministically) and notes."""
-    current = model_store.latest(model_store.model_dir(ctx.config))
-    if current is not None and current.metadata().get("spec") != spec.fingerprint():
-        why = (f"silver: model v{current.version} was built for other fields or rules than the person sources and "
-               f"settings now give ({', '.join(spec.describe()['fields'])})")
-        if ctx.config.silver.linkage.on_model_mismatch == "fail":
-            raise C360Error(why + "; run `c360 train` or set silver.linkage.on_model_mismatch: retrain")
-        log.warning("%s; training a new version", why)
-        current = None
-    if current is not None:
-        return current, {}
-    saved, result = train_model(ctx, keys, spec, backend)
-    return saved, {"training": result.summary()}
-
-
-def cluster_guards(keys: DataFrame, spec: ModelSpec) -> DataFrame:
-    """(record_key, date_of_birth, unique_source, handle_key, handle_digits) for the clustering guards."""
-    unique = F.col("source").isin(*spec.unique_sources) if spec.unique_sources else F.lit(False)
-    return keys.select("record_key", "date_of_birth", F.when(unique, F.col("source")).alias("unique_source"),
-                       "handle_key", "handle_digits")
-
-
-def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile, backend: LinkageBackend,
-          report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> tuple[DataFrame, dict, object]:
-    """Scored pairs that may link (first-name conflicts removed), a summary, and the linker for charts; with
-    `changed` (record keys), only the pairs with a changed record are scored."""
-    silver = ctx.config.silver
-    settings = for_dialect(model.load(), spec, backend.dialect)
-    if changed is not None:
-        keys, settings = prediction.flag_changed(keys, changed), prediction.only_changed_pairs(settings)
-    with watch.step("comparison counts"):
-        linker = backend.linker(keys, settings)
-        counts = prediction.comparison_counts(linker, silver.linkage.max_comparisons)
-    for row in counts:
-        # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)
-        print(f"  blocking rule {row['rule']}: {row['comparisons']:,} comparisons (cumulative {row['cumulative']:,})",
-              file=sys.stderr)
-    with watch.step("predict"):
-        scored, splink_frame = prediction.predict(backend, linker, settings, min_probability=min(0.5, silver.linkage.threshold))
-        scored = scored.localCheckpoint()
-        # pairs of records that name two different first names are no link, however much else they share
-        conflicting = scored.where("first_names_conflict and match_probability >= %r" % silver.linkage.threshold).count()
-    log.info("silver: scored %s comparisons in %.0fs", f"{counts[-1]['cumulative']:,}" if counts else 0, watch["predict"])
-    with watch.step("charts"):
-        charts_module.write_charts(linker, splink_frame, report_dir)
-    summary = {"comparisons": counts[-1]["cumulative"] if counts else 0, "blocking": counts, "predict_seconds": watch["predict"],
-               "pairs_above_threshold_with_other_first_names": conflicting, "charts": report_dir}
-    return prediction.without_conflicts(scored), summary, (linker, splink_frame)
-
-
-def kept_pairs(ctx: RunContext, changed: DataFrame) -> DataFrame:
-    """The pairs the last run scored whose records both stayed as they were."""
-    stored = ctx.store.read(SCORED)
-    for side in ("record_key_l", "record_key_r"):
-        stored = stored.join(changed.select(F.col("record_key").alias(side)), side, "left_anti")
-    return stored
-
-
-def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFrame | None
-           ) -> tuple[DataFrame, DataFrame, DataFrame | None]:
-    """Deterministic edges and hub values; with `changed`, only the edges a change can move are computed
-    (the rest are the last run's) and the focus (records whose edges were recomputed) comes too."""
-    rules = ctx.config.silver.stitching
-    if changed is None:
-        exact, hubs = deterministic_edges(records, rules)
-        focus = None
-    else:
-        before = ctx.store.read("silver.match_pairs").where(F.col("method").startswith("exact:"))
-        exact, hubs, focus = edges_since(records, rules, changed, ctx.store.read(HUBS), before)
-    if spec.unique_sources:
-        # a no-duplicates source's records are never one person, whatever identifier they share
-        inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
-        exact = exact.where(~(inside & F.split("record_key_l", ":").getItem(0).isin(*spec.unique_sources)))
-    return exact.localCheckpoint(), hubs, focus
-
-
-def cluster_scope(ctx: RunContext, engine: clustering.Clusterer, records: DataFrame, exact: DataFrame, scored: DataFrame,
-                  focus: DataFrame, weakest: float) -> DataFrame:
-    """The record keys an incremental run clusters again (see scope): the graph now against the last run's."""
-    before = ctx.store.read("silver.match_pairs").where(F.col("method").startswith("exact:")).select(*scope.PAIR)
-    before = before.unionByName(ctx.store.read(SCORED).where(F.col("match_weight") >= weakest).select(*scope.PAIR))
-    now = exact.select(*scope.PAIR).unionByName(scored.where(F.col("match_weight") >= weakest).select(*scope.PAIR))
-    return scope.affected(engine, records, now, before, focus).localCheckpoint()
-
-
-def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile | None,
-            backend: LinkageBackend, report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> dict:
-    """Link, cluster and id the records; returns the frames to write and a summary. With `changed` (record
-    keys of new, changed and deleted records), only their pairs are scored and the last run's other scored
-    pairs are kept (the pairs a full run would score: a pair's score reads its two records only), and only
-    the part of the graph a change can reach is clustered and given ids again (`scope` in the result)."""
-    silver = ctx.config.silver
-    with watch.step("deterministic stitching"):
-        exact, hubs, focus = stitch(ctx, records, spec, changed)
-    summary: dict = {"comparisons": 0, "predict_seconds": 0.0, "charts": report_dir}
-    linked = None
-    if model is not None:
-        scored, found, linked = score(ctx, keys, spec, model, backend, report_dir, watch, changed)
-        summary.update(found)
-        if changed is not None:
-            scored = scored.unionByName(kept_pairs(ctx, changed)).localCheckpoint()
-    else:
-        scored = ctx.spark.createDataFrame([], "record_key_l string, record_key_r string, match_probability double, match_weight double")
-    with watch.step("clustering"):
-        rules = clustering.ClusterRules(min_weight=math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold)),
-                                        margin=silver.linkage.ambiguity_margin, max_size=silver.max_cluster_size)
-        edges = exact.count() + scored.where(F.col("match_weight") >= rules.weakest_link).count()
-        engine, why = clustering.choose(ctx.spark, silver.clustering, edges)
-        log.info("silver: clustering on the %s (%s)", engine.name, why)
-        pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
-        region = None if focus is None else cluster_scope(ctx, engine, records, exact, scored, focus, rules.weakest_link)
-        part = (lambda frame, *cols: frame) if region is None else (lambda frame, *cols: scope.within(frame, region, *cols))
-        pair_cols = scope.PAIR
-        strength = part(pairs, *pair_cols).select(*pair_cols, F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
-        found = engine.cluster(part(records, "record_key"), part(exact, *pair_cols), part(scored, *pair_cols), strength,
-                               part(cluster_guards(keys, spec), "record_key"), rules)
-        components = found.components.localCheckpoint()
-    summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
-                   clustering_engine={"name": engine.name, "why": why},
-                   records_clustered=components.count() if region is not None else None)
-    log.info("silver: clustered in %.0fs (%d rounds of mutual best links)", summary["clustering_seconds"], found.rounds)
-    now = datetime.now(timezone.utc)
-    with watch.step("customer ids"):
-        previous = ctx.store.read("silver.identity_map") if ctx.store.exists("silver.identity_map") else None
-        history = ctx.store.read(REDIRECTS) if ctx.store.exists(REDIRECTS) else None
-        elsewhere = None
-        if region is not None and previous is not None:
-            covered = region.unionByName(changed.select("record_key")).distinct()
-            elsewhere = previous.join(covered, "record_key", "left_anti").select("customer_id").distinct()
-            previous = previous.join(covered, "record_key", "left_semi")
-        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now, elsewhere)
-        summary["churn"] = changes.churn
-    if linked is not None:
-        linker, frame = linked
-        with watch.step("charts"):
-            charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
-    ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *pair_cols), previous, now)
-    return {"pairs": pairs, "scored": scored, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
-            "scope": None if region is None else region.unionByName(changed.select("record_key")).distinct(),
-            "summary": summary}
-
-
-def interactions(ctx: RunContext) -> tuple[DataFrame | None, int]:
-    """silver.interactions of every interaction source in bronze, cookies stitched; and the number of
-    cookies left unstitched because they logged in as several people."""
+def interactions(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame | None, DataFrame | None]:
+    """silver.interactions of every interaction source in bronze, cookies stitched (None without such a
+    source); with an incremental plan only the rows the new events change, and their keys (source,
+    event_id): the other rows stay as they are."""
     sources = _landed(ctx, "interaction")
     if not sources:
-        return None, 0
-    events = _union([interaction_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country) for s in sources])
-    stitched, shared = stitch_cookies(events)
-    return stitched, shared.count()
+        return None, None
+    country = ctx.config.default_country
+    if plan.incremental:
+        changed = _union([interaction_records(changes_module.changed_rows(ctx.store, f"bronze.{s.name}",
+                                                                          plan.since[f"bronze.{s.name}"])[0], s, country)
+                          for s in sources])
+        rows = restitch(ctx.store.read(INTERACTIONS), changed).localCheckpoint()
+        return rows, rows.select("source", "event_id")
+    stitched, _ = stitch_cookies(_union([interaction_records(ctx.store.read(f"bronze.{s.name}"), s, country) for s in sources]))
+    return stitched, None
+
+
+def write_interactions(ctx: RunContext, plan: changes_module.Plan, txn: Txn) -> dict:
+    """silver.interactions, whole or (incremental) by one MERGE of the rows new events change."""
+    events, keys = interactions(ctx, plan)
+    if events is None:
+        return {"written": "nothing"}
+    if keys is None:
+        ctx.store.overwrite(events, INTERACTIONS, txn=txn)
+        return {"written": "whole"}
+    return publish(ctx.store, events, INTERACTIONS, EVENT_KEY, txn=txn, scope=keys)
 
 
 def read_records(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame, changes_module.Increment | None]:
@@ -299,18 +119,6 @@ def read_records(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame,
     found = changes_module.increment(ctx.store, _landed(ctx, "person"), plan.since, ctx.config.default_country)
     found = changes_module.Increment(found.upserts.localCheckpoint(), found.changed.localCheckpoint())
     return found.apply(ctx.store.read(RECORDS)), found
-
-
-def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend,
-                  increment: changes_module.Increment | None, current: model_store.ModelFile | None
-                  ) -> tuple[model_store.ModelFile | None, dict, str | None]:
-    """The model to score with, training notes, and why the linkage cannot take only the changes (None when
-    it can): an incremental run never trains, and scores with the model the last run used when that model
-    still fits the spec; otherwise every pair is scored again."""
-    if increment is not None and (current is None or current.metadata().get("spec") == spec.fingerprint()):
-        return current, {}, None
-    model, trained = model_for(ctx, keys, spec, backend)
-    return model, trained, ("the person records now give another model spec" if increment is not None else None)
 
 
 def write_records(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, txn: Txn) -> dict:
@@ -330,6 +138,18 @@ def write_identity_map(ctx: RunContext, rows: DataFrame, covered: DataFrame | No
     return publish(ctx.store, rows, IDENTITY, RECORD_KEY, txn=txn, scope=covered)
 
 
+def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, result: dict,
+                 txn: Txn) -> dict:
+    """Every person table of silver; how silver.person_records was written."""
+    written = write_records(ctx, records, increment, txn)
+    ctx.store.overwrite(result["pairs"], MATCH_PAIRS, txn=txn)
+    ctx.store.overwrite(result["scored"], SCORED, txn=txn)
+    ctx.store.overwrite(result["hubs"], HUBS, txn=txn)
+    write_identity_map(ctx, result["identity_map"], result["scope"], txn)
+    ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
+    return written
+
+
 @register("silver")
 def run_silver(ctx: RunContext) -> dict:
     """Build the silver tables from bronze, from the records that changed since the last run where it can;
@@ -340,54 +160,45 @@ def run_silver(ctx: RunContext) -> dict:
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same bronze versions, settings and model)"}
     versions = bronze_versions(ctx, "person")
-    plan = changes_module.plan(ctx.store, last_summary(ctx.store, RUNS), settings_fingerprint(ctx, current.version if current else None),
+    last = last_summary(ctx.store, RUNS)
+    plan = changes_module.plan(ctx.store, last, settings_fingerprint(ctx, current.version if current else None),
                                versions, ctx.full_refresh)
     log.info("silver: %s (%s)", "incremental" if plan.incremental else "every record", plan.why)
     watch = Stopwatch()
     progress.expect(len(SILVER_STEPS))
     with watch.step("person records"):
         records, increment = read_records(ctx, plan)
-        records = records.localCheckpoint()
-    with watch.step("match keys"):
-        keys = linkage_input(records).localCheckpoint()
-        spec = build_spec(profile(keys), ctx.config)
-    with linkage_backend(ctx, keys) as (backend, why), staged(run_folder(ctx.config, ctx.run_id)) as report_dir:
-        with watch.step("model"):
-            model, trained, rescore = linkage_model(ctx, keys, spec, backend, increment, current)
-        changed = increment.changed if increment is not None and rescore is None else None
-        result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch, changed)
-    result["summary"]["charts"] = run_folder(ctx.config, ctx.run_id)
-    linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
-                       **trained}
-    if model is None:
-        problem = trained.get("training", {}).get("problem", "no model")
-        linkage_summary["warning"] = (f"linked by shared identifiers only (deterministic rules): {problem}")
-        print(f"silver: WARNING {linkage_summary['warning']}", file=sys.stderr)
+        # a run for new events only (no person record changed) leaves the person tables as they are
+        people_changed = increment is None or not increment.changed.isEmpty()
+        if people_changed:
+            records = records.localCheckpoint()
+    result, linkage_summary, model, rescore = ({"summary": {}}, {}, current, None)
+    if people_changed:
+        result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch)
     txn = Txn("c360/silver", ctx.run_number)
     with watch.step("writes"):
-        written = write_records(ctx, records, increment, txn)
-        ctx.store.overwrite(result["pairs"], "silver.match_pairs", txn=txn)
-        ctx.store.overwrite(result["scored"], SCORED, txn=txn)
-        ctx.store.overwrite(result["hubs"], HUBS, txn=txn)
-        write_identity_map(ctx, result["identity_map"], result["scope"], txn)
-        ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
+        written = write_people(ctx, records, increment, result, txn) if people_changed else {"written": "nothing"}
+    event_versions = bronze_versions(ctx, "interaction")
+    event_plan = changes_module.plan(ctx.store, last, settings_fingerprint(ctx, current.version if current else None),
+                                     event_versions, ctx.full_refresh, kind="event")
     with watch.step("interactions"):
-        events, shared_cookies = interactions(ctx)
-        if events is not None:
-            ctx.store.overwrite(events, "silver.interactions", txn=txn)
-    identity = ctx.store.read("silver.identity_map")
+        events_written = write_interactions(ctx, event_plan, txn)
+    identity = ctx.store.read(IDENTITY)
+    events = ctx.store.read(INTERACTIONS) if ctx.store.exists(INTERACTIONS) else None
     mode = {"incremental": increment is not None, "why": plan.why if rescore is None else f"{plan.why}; every pair scored: {rescore}",
             "changed_records": increment.changed.count() if increment is not None else None,
-            "person_records_written": written}
+            "person_records_written": written, "events_incremental": event_plan.incremental, "events_why": event_plan.why,
+            "interactions_written": events_written}
     summary = {
         "person_records": identity.count(),
         "customers": identity.select("customer_id").distinct().count(),
-        "match_pairs": ctx.store.read("silver.match_pairs").count(),
-        "hub_identifiers": ctx.store.read("silver.hub_identifiers").count(),
-        "interactions": ctx.store.read("silver.interactions").count() if events is not None else 0,
-        "cookies_with_several_logins": shared_cookies, "model_version": model.version if model else None,
+        "match_pairs": ctx.store.read(MATCH_PAIRS).count(),
+        "hub_identifiers": ctx.store.read(HUBS).count(),
+        "interactions": events.count() if events is not None else 0,
+        "cookies_with_several_logins": cookies_with_several_logins(events) if events is not None else 0,
+        "model_version": model.version if model else None,
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
-        "bronze_versions": versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
+        "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
     }
     print_fp = fingerprint(ctx, model.version if model else None)
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),

@@ -76,9 +76,8 @@ def _pairs(x: DataFrame, y: DataFrame, ordered: bool = True) -> DataFrame:
         F.concat_ws(",", F.array_sort(F.collect_set("method"))).alias("method"))
 
 
-def _usable(records: DataFrame, rules: Mapping[str, int]) -> tuple[DataFrame, DataFrame]:
-    """(usable values with the names that check them, hub values left out)."""
-    values = identifier_values(records, list(rules))
+def _usable(records: DataFrame, values: DataFrame, rules: Mapping[str, int]) -> tuple[DataFrame, DataFrame]:
+    """(usable `values` of `records` with the names that check them, hub values left out)."""
     left_out = hubs(values, rules)
     usable = values.join(left_out.select("identifier", "value"), ["identifier", "value"], "left_anti")
     return usable.join(names_agree(records), "record_key"), left_out
@@ -88,7 +87,7 @@ def deterministic_edges(records: DataFrame, rules: Mapping[str, int]) -> tuple[D
     """Edges (record_key_l, record_key_r, method) between records sharing a usable identifier value and not
     contradicting each other on name or date of birth, and the hub values left out. A usable value is shared
     by at most its rule's `max_records`, so linking all pairs of its records stays small."""
-    usable, left_out = _usable(records, rules)
+    usable, left_out = _usable(records, identifier_values(records, list(rules)), rules)
     return _pairs(usable, usable), left_out
 
 
@@ -98,10 +97,12 @@ def edges_since(records: DataFrame, rules: Mapping[str, int], changed: DataFrame
     `edges_before`) and the records that changed since (`changed`: record_key, deleted ones included): a
     pair's edge can only move when one of its records changed or a value it shares became a hub or stopped
     being one. Returns (edges, hubs, focus): focus is the record keys whose edges were recomputed."""
-    usable, left_out = _usable(records, rules)
+    values = identifier_values(records, list(rules)).localCheckpoint()
+    usable, left_out = _usable(records, values, rules)
+    left_out = left_out.localCheckpoint()
     flipped = (left_out.select("identifier", "value").exceptAll(hubs_before.select("identifier", "value"))
                .unionByName(hubs_before.select("identifier", "value").exceptAll(left_out.select("identifier", "value"))))
-    holders = identifier_values(records, list(rules)).join(flipped, ["identifier", "value"], "left_semi")
+    holders = values.join(flipped, ["identifier", "value"], "left_semi")
     focus = changed.select("record_key").unionByName(holders.select("record_key")).distinct().localCheckpoint()
     kept = edges_before.select("record_key_l", "record_key_r", "method")
     for side in ("record_key_l", "record_key_r"):

@@ -71,7 +71,7 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, spark: SparkSess
         summary = steady.run("silver")
         assert summary["mode"]["incremental"] is True, summary["mode"]
         assert 0 < summary["mode"]["changed_records"] < summary["person_records"] / 4
-        assert summary["mode"]["changed_records"] <= summary["records_clustered"] < summary["person_records"], \
+        assert 0 < summary["records_clustered"] < summary["person_records"], \
             "only the part of the graph a change reaches is clustered again"
     deleted = steady.store.read("bronze.loyalty_members").where("status = 'deleted'").select("_record_id").distinct()
     assert deleted.count() > 0, "the batches erase loyalty members"

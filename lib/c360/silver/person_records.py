@@ -27,9 +27,9 @@ def latest_versions(bronze: DataFrame) -> DataFrame:
     """Each record id's newest row: by `_updated_at`, then by when it was ingested, then by the file it came
     in (deliveries named in order, as most exports are: two versions with one time that land in one run
     resolve as they would have landing one by one), then by hash."""
+    delivery = [F.col("_source_file").desc()] if "_source_file" in bronze.columns else []
     order = Window.partitionBy("_record_id").orderBy(
-        F.col("_updated_at").desc_nulls_last(), F.col("_ingested_at").desc(), F.col("_source_file").desc(),
-        F.col("_record_hash").desc())
+        F.col("_updated_at").desc_nulls_last(), F.col("_ingested_at").desc(), *delivery, F.col("_record_hash").desc())
     return bronze.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
 
 

@@ -2,7 +2,8 @@
 
 Bronze only ever appends (each version of a record is a row; see person_records.latest_versions), so the
 records that changed since the bronze versions the last silver run read are those with a row committed
-after them, told by the bronze run that wrote it (`_run_id`; a compaction keeps it): their ids are read once, their newest version is standardised again, and the result replaces
+after them, told by the bronze run that wrote it (`_run_id`; a compaction keeps it): their ids are read
+once, their newest version is standardised again, and the result replaces
 them in `silver.person_records` (a record whose newest version meets the source's `deleted` condition
 leaves). A run takes only the changes when the last run read the same person sources with the same
 settings and model and every bronze table since then was only appended to; anything else (a new source,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -128,7 +130,4 @@ def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str
         rows, ids = changed_rows(store, table, since[table])
         upserts.append(person_records(rows, source, default_country))
         changed.append(ids.select(F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key")))
-    out_upserts, out_changed = upserts[0], changed[0]
-    for frame, keys in zip(upserts[1:], changed[1:]):
-        out_upserts, out_changed = out_upserts.unionByName(frame), out_changed.unionByName(keys)
-    return Increment(out_upserts, out_changed)
+    return Increment(reduce(DataFrame.unionByName, upserts), reduce(DataFrame.unionByName, changed))

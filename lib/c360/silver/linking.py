@@ -134,6 +134,11 @@ def kept_pairs(ctx: RunContext, changed: DataFrame) -> DataFrame:
     return stored
 
 
+def stored_exact(ctx: RunContext) -> DataFrame:
+    """The deterministic links the last run wrote (its match pairs whose method is exact:...)."""
+    return ctx.store.read(MATCH_PAIRS).where(F.col("method").startswith("exact:"))
+
+
 def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFrame | None
            ) -> tuple[DataFrame, DataFrame, DataFrame | None]:
     """Deterministic edges and hub values; with `changed`, only the edges a change can move are computed
@@ -143,8 +148,7 @@ def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFr
         exact, hubs = deterministic_edges(records, rules)
         focus = None
     else:
-        before = ctx.store.read(MATCH_PAIRS).where(F.col("method").startswith("exact:"))
-        exact, hubs, focus = edges_since(records, rules, changed, ctx.store.read(HUBS), before)
+        exact, hubs, focus = edges_since(records, rules, changed, ctx.store.read(HUBS), stored_exact(ctx))
     if spec.unique_sources:
         # a no-duplicates source's records are never one person, whatever identifier they share
         inside = F.split("record_key_l", ":").getItem(0) == F.split("record_key_r", ":").getItem(0)
@@ -155,8 +159,7 @@ def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFr
 def cluster_scope(ctx: RunContext, engine: clustering.Clusterer, records: DataFrame, exact: DataFrame, scored: DataFrame,
                   focus: DataFrame, weakest: float) -> DataFrame:
     """The record keys an incremental run clusters again (see scope): the graph now against the last run's."""
-    before = ctx.store.read(MATCH_PAIRS).where(F.col("method").startswith("exact:")).select(*scope.PAIR)
-    before = before.unionByName(ctx.store.read(SCORED).where(F.col("match_weight") >= weakest).select(*scope.PAIR))
+    before = stored_exact(ctx).select(*scope.PAIR).unionByName(ctx.store.read(SCORED).where(F.col("match_weight") >= weakest).select(*scope.PAIR))
     now = exact.select(*scope.PAIR).unionByName(scored.where(F.col("match_weight") >= weakest).select(*scope.PAIR))
     return scope.affected(engine, records, now, before, focus).localCheckpoint()
 
@@ -202,8 +205,8 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         previous = ctx.store.read(IDENTITY) if ctx.store.exists(IDENTITY) else None
         history = ctx.store.read(REDIRECTS) if ctx.store.exists(REDIRECTS) else None
         elsewhere = None
-        if region is not None and previous is not None:
-            covered = region.unionByName(changed.select("record_key")).distinct()
+        covered = None if region is None else region.unionByName(changed.select("record_key")).distinct().localCheckpoint()
+        if covered is not None and previous is not None:
             elsewhere = previous.join(covered, "record_key", "left_anti").select("customer_id").distinct()
             previous = previous.join(covered, "record_key", "left_semi")
         changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now, elsewhere)
@@ -214,7 +217,7 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
             charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
     ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *pair_cols), previous, now)
     return {"pairs": pairs, "scored": scored, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
-            "scope": None if region is None else region.unionByName(changed.select("record_key")).distinct(),
+            "scope": covered,
             "summary": summary}
 
 

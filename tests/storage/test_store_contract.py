@@ -219,6 +219,18 @@ def test_change_data_feed(store: TableStore, spark: SparkSession) -> None:
     assert sorted((r["id"], r["_change_type"]) for r in inserts) == [(1, "insert"), (2, "insert")]
 
 
+def test_change_data_feed_on_an_existing_table(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "silver.late_cdf")
+    assert store.properties("silver.late_cdf").get("delta.enableChangeDataFeed") != "true"
+    assert store.set_properties("silver.late_cdf", CDF) is True
+    assert store.properties("silver.late_cdf")["delta.enableChangeDataFeed"] == "true"
+    version = store.version("silver.late_cdf")
+    assert store.set_properties("silver.late_cdf", CDF) is False and store.version("silver.late_cdf") == version
+    store.merge(rows(spark, [(1, "A", 11)]), "silver.late_cdf", MergeSpec(keys=("id",)))
+    got = {r["_change_type"] for r in store.changes("silver.late_cdf", version + 1).collect()}
+    assert got == {"update_preimage", "update_postimage"}
+
+
 def test_list_tables(store: TableStore, spark: SparkSession) -> None:
     store.append(rows(spark, [(1, "a", 10)]), "bronze.one")
     store.append(rows(spark, [(1, "a", 10)]), "gold.two")

@@ -306,10 +306,12 @@ def _write_events(people: pd.DataFrame, owners: PersonSources, seed: int, win: s
     primary = customers.assign(true_id=cust_owner.to_numpy()).drop_duplicates("true_id")
     logins = dict(zip(primary["true_id"], primary["login"]))
     # Web events are the largest source: built and written per chunk of people to bound memory.
+    # A visit has at least a page view, so below a third of the volume fewer people visit rather than
+    # each visit shrinking: a small batch's web events stay in proportion to it.
     rng, files, truths, count = stream(seed, win.batch, "web"), [], [], 0
     for start in range(0, len(people), WEB_CHUNK_PEOPLE):
         clicks, t_clicks = src.clickstream(people.iloc[start:start + WEB_CHUNK_PEOPLE].reset_index(drop=True),
-                                           logins, rng, win, 8.0 * max(scale, 0.3))
+                                           logins, rng, win, 8.0 * max(scale, 0.3), 0.6 * min(1.0, scale / 0.3))
         files += write_ndjson(clicks, out / "web" / f"clickstream_{tag}", first_part=len(files) + 1)
         truths.append(t_clicks)
         count += len(clicks)

@@ -323,8 +323,9 @@ def social_posts(profiles: list[dict], owners: pd.Series, rng: np.random.Generat
 
 # --- Web clickstream (NDJSON, epoch milliseconds; logins reveal the login id) --------------------------
 def clickstream(people: pd.DataFrame, logins: dict[str, str], rng: np.random.Generator, win: Window,
-                events_per_cookie: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    who = members(people, rng, 0.6)
+                events_per_cookie: float, visitors: float = 0.6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Web events of the `visitors` share of `people` (one or two cookies each)."""
+    who = members(people, rng, visitors)
     cookies = 1 + rng.binomial(1, 0.4, len(who))
     owner_idx = np.repeat(np.arange(len(who)), cookies)
     n_cookies = len(owner_idx)

@@ -32,11 +32,28 @@ def _pairs(frame: DataFrame, id_col: str, columns: dict[str, str]) -> DataFrame:
             .select("_id", "e.kind", "e.value", "e.rank").where(F.col("value").isNotNull() & (F.col("value") != "")))
 
 
-def identifier_index(records: DataFrame) -> DataFrame:
+PERSON_COLUMNS = {kind: col for kind, col, _ in STANDARD}
+EVENT_COLUMNS = {kind: col for kind, _, col in STANDARD}
+
+
+def record_identifiers(records: DataFrame) -> DataFrame:
+    """(kind, value) of every identifier value person records carry, once each."""
+    return _pairs(records.withColumn("_rk", F.lit(None)), "_rk", PERSON_COLUMNS).select("kind", "value").distinct()
+
+
+def event_identifiers(events: DataFrame) -> DataFrame:
+    """(source, event_id, kind, value) of every identifier value each event carries."""
+    keyed = events.withColumn("_key", F.struct("source", "event_id"))
+    return _pairs(keyed, "_key", EVENT_COLUMNS).select("_id.source", "_id.event_id", "kind", "value")
+
+
+def identifier_index(records: DataFrame, values: DataFrame | None = None) -> DataFrame:
     """(kind, value, customer_id, customers): each identifier value with the customer it names; `customers`
-    > 1 marks an ambiguous value."""
-    person_cols = {kind: col for kind, col, _ in STANDARD}
-    pairs = _pairs(records.withColumn("_cid", F.col("customer_id")), "_cid", person_cols)
+    > 1 marks an ambiguous value. With `values` (kind, value), only those values are indexed: an incremental
+    run needs the entries of the events it attributes again, and every record holding them."""
+    pairs = _pairs(records.withColumn("_cid", F.col("customer_id")), "_cid", PERSON_COLUMNS)
+    if values is not None:
+        pairs = pairs.join(values.select("kind", "value").distinct(), ["kind", "value"], "left_semi")
     owners = pairs.select("kind", "value", F.col("_id").alias("customer_id")).distinct()
     count = F.count("*").over(Window.partitionBy("kind", "value"))
     return owners.withColumn("customers", count)
@@ -46,9 +63,8 @@ def attribute_events(events: DataFrame, index: DataFrame) -> tuple[DataFrame, Da
     """(events with customer_id and resolved_by, unresolved events with a reason).
 
     `resolved_by` is the identifier kind that decided (e.g. ``id:shop_customer_no``, ``login_id``)."""
-    event_cols = {kind: col for kind, _, col in STANDARD}
     keyed = events.withColumn("_key", F.concat_ws("\u0001", "source", "event_id"))
-    seen = _pairs(keyed, "_key", event_cols)
+    seen = _pairs(keyed, "_key", EVENT_COLUMNS)
     matched = seen.join(index, ["kind", "value"], "left")
     best = matched.groupBy("_id").agg(
         F.min(F.when(F.col("customers") == 1, F.struct("rank", "kind", "customer_id"))).alias("_best"),

@@ -1,5 +1,7 @@
 """The gold stage: golden profiles, cross-reference, timeline, metrics, households and accounts from silver.
 
+A run recomputes only the customers and events that silver's changes since the last gold run reach, when it
+can (see gold.changes and gold.build), and every customer otherwise, saying why in its summary's `mode`.
 Everything is computed first, then the data-quality gates run on the new tables, and only if they pass are
 the tables published (see publish: one MERGE of the rows that changed per table, with the run's Delta
 transaction id, so the change data feed shows real changes); a failed gate leaves the previous gold in place
@@ -19,12 +21,8 @@ from pyspark.sql import functions as F
 
 from c360 import progress
 from c360.errors import C360Error
-from c360.gold import accounts as accounts_mod
-from c360.gold import attribution, metrics, profile, quality, timeline, xref
-from c360.gold.consent import consent_flags
-from c360.gold.households import households
-from c360.gold.survivorship import golden_values
-from c360.pipeline import RunContext, last_fingerprint, register
+from c360.gold import build, changes, quality
+from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.storage import Txn
 from c360.storage.publish import TableKey, publish
 from c360.timing import Stopwatch
@@ -32,6 +30,8 @@ from c360.timing import Stopwatch
 RUNS = "gold._runs"
 log = logging.getLogger(__name__)
 INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions", "silver.customer_id_redirects")
+# the silver tables whose change data feed says which customers and events moved
+FED = ("silver.person_records", "silver.identity_map", "silver.interactions")
 # how each gold table's rows are identified when it is published as the rows that changed
 KEYS = {
     "gold.customer_profile": TableKey(("customer_id",), "profile_version"),
@@ -45,76 +45,59 @@ KEYS = {
 }
 
 
-def fingerprint(ctx: RunContext) -> str:
+def _versions(ctx: RunContext) -> dict[str, int | None]:
+    return {t: ctx.store.version(t) if ctx.store.exists(t) else None for t in INPUTS}
+
+
+def settings_fingerprint(ctx: RunContext) -> str:
+    """The gold settings, whose change makes every profile be recomputed."""
+    return hashlib.sha256(json.dumps(ctx.config.gold.model_dump(mode="json", by_alias=True), sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint(ctx: RunContext, versions: dict[str, int | None], settings: str) -> str:
     """What gold depends on: silver versions, the accounts source's bronze version, gold settings."""
-    tables = [*INPUTS] + ([f"bronze.{ctx.config.gold.accounts.source}"] if ctx.config.gold.accounts else [])
-    versions = {t: ctx.store.version(t) for t in tables}
-    text = json.dumps([versions, ctx.config.gold.model_dump(mode="json", by_alias=True)], sort_keys=True)
+    accounts = ctx.config.gold.accounts
+    source = {f"bronze.{accounts.source}": ctx.store.version(f"bronze.{accounts.source}")} if accounts else {}
+    text = json.dumps([versions, source, settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-
-def _run_started(ctx: RunContext) -> datetime:
-    return datetime.fromtimestamp(ctx.run_number / 1000, tz=timezone.utc)
-
-
-def customer_records(ctx: RunContext) -> DataFrame:
-    """silver.person_records with each record's customer_id."""
-    ids = ctx.store.read("silver.identity_map").select("record_key", "customer_id")
-    return ctx.store.read("silver.person_records").join(ids, "record_key")
+def _feed(ctx: RunContext, table: str, since: dict[str, int], versions: dict[str, int | None]) -> DataFrame:
+    """`table`'s change data feed after the version the last run read (empty when it did not move)."""
+    if versions[table] == since[table]:
+        return ctx.store.read(table).limit(0).withColumn("_change_type", F.lit(None).cast("string"))
+    return ctx.store.changes(table, since[table] + 1, versions[table])
 
 
-def _events(ctx: RunContext) -> DataFrame | None:
-    """silver.interactions; None when no interaction source has landed."""
-    return ctx.store.read("silver.interactions") if ctx.store.exists("silver.interactions") else None
+def _silver_changes(ctx: RunContext, since: dict[str, int], versions: dict[str, int | None]) -> changes.SilverChanges | str:
+    """What moved in silver since the last run, or why it cannot be read (e.g. its versions were vacuumed)."""
+    try:
+        identity = _feed(ctx, "silver.identity_map", since, versions).select("record_key", "customer_id").localCheckpoint()
+        records = _feed(ctx, "silver.person_records", since, versions).localCheckpoint()
+        if versions["silver.interactions"] is None:
+            events = ctx.spark.createDataFrame([], "source string, event_id string")
+        else:
+            events = _feed(ctx, "silver.interactions", since, versions).select("source", "event_id").localCheckpoint()
+    except Exception as exc:  # noqa: BLE001 - any failure to read the feed means: recompute everything
+        return f"silver's change data feed since the last run cannot be read ({str(exc).splitlines()[0][:200]})"
+    return changes.SilverChanges(identity, records, events)
 
 
-def _accounts(ctx: RunContext) -> DataFrame | None:
-    settings = ctx.config.gold.accounts
-    if settings is None or not ctx.store.exists(f"bronze.{settings.source}"):
-        return None
-    rows = accounts_mod.account_rows(ctx.store.read(f"bronze.{settings.source}"), ctx.config.source(settings.source), settings)
-    return accounts_mod.hierarchy(rows)
-
-
-def build(ctx: RunContext) -> dict[str, DataFrame]:
-    """Every gold table as a (checkpointed) DataFrame, not yet written."""
-    gold = ctx.config.gold
-    records = customer_records(ctx).localCheckpoint()
-    index = attribution.identifier_index(records)
-    events = _events(ctx)
-    unresolved = None
-    if events is None:
-        rows = ctx.spark.createDataFrame([], timeline.SCHEMA)
-    else:
-        attributed, unresolved = attribution.attribute_events(events, index)
-        rows = timeline.timeline(attributed).localCheckpoint()
-    golden = golden_values(records, gold).localCheckpoint()
-    account_link = gold.accounts.contact_identifier if gold.accounts else None
-    facts = profile.record_facts(records, account_link)
-    homes = households(golden)
-    content = profile.assemble(golden, facts, consent_flags(records), profile.event_span(rows), homes)
-    previous = ctx.store.read("gold.customer_profile") if ctx.store.exists("gold.customer_profile") else None
-    profiles = profile.versioned(content, previous, datetime.now(timezone.utc)).localCheckpoint()
-    tables = {
-        "gold.customer_profile": profiles,
-        "gold.customer_xref": xref.customer_xref(ctx.store.read("silver.identity_map")).localCheckpoint(),
-        # materialised once: the quality gates read it, then it is written in this layout
-        "gold.customer_interactions": timeline.clustered(rows, rows.count(), gold.timeline_rows_per_file).localCheckpoint(),
-        "gold.customer_metrics": metrics.customer_metrics(profiles, rows, gold.metrics,
-                                                          gold.metrics.as_of or _run_started(ctx)).localCheckpoint(),
-        "gold.households": homes.groupBy("household_id").agg(
-            F.array_sort(F.collect_list("customer_id")).alias("customer_ids"), F.count("*").alias("members")),
-    }
-    if unresolved is not None:
-        tables["gold.unresolved_interactions"] = unresolved.localCheckpoint()
-    if ctx.store.exists("silver.customer_id_redirects"):
-        # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
-        tables["gold.customer_id_redirects"] = ctx.store.read("silver.customer_id_redirects")
-    accounts = _accounts(ctx)
-    if accounts is not None:
-        tables["gold.accounts"] = accounts
-    return tables
+def _plan(ctx: RunContext, versions: dict[str, int | None], settings: str) -> tuple[changes.SilverChanges | None, str]:
+    """The silver changes to take (None: every customer) and why."""
+    fed = {t: v for t, v in versions.items() if t in FED}
+    wanted = (build.PROFILE, build.XREF, build.METRICS, build.HOUSEHOLDS) + (
+        (build.TIMELINE, build.UNRESOLVED) if fed["silver.interactions"] is not None else ())
+    gold_plan = changes.plan(last_summary(ctx.store, RUNS), settings, fed, ctx.full_refresh,
+                             [t for t in wanted if not ctx.store.exists(t)])
+    if not gold_plan.incremental:
+        return None, gold_plan.why
+    for table, since in gold_plan.since.items():
+        why = changes.rewritten(ctx.store, table, since)
+        if why:
+            return None, why
+    read = _silver_changes(ctx, gold_plan.since, fed)
+    return (None, read) if isinstance(read, str) else (read, gold_plan.why)
 
 
 @register("gold")
@@ -123,16 +106,21 @@ def run_gold(ctx: RunContext) -> dict:
     for table in ("silver.person_records", "silver.identity_map"):
         if not ctx.store.exists(table):
             raise C360Error(f"gold: {table} does not exist yet (run the silver stage first)")
-    print_fp = fingerprint(ctx)
+    versions, settings = _versions(ctx), settings_fingerprint(ctx)
+    print_fp = fingerprint(ctx, versions, settings)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same silver versions and gold settings)"}
     watch = Stopwatch()
+    with watch.step("change detection"):
+        change, why = _plan(ctx, versions, settings)
+    log.info("gold: %s (%s)", "only what changed" if change else "every customer", why)
     with watch.step("build"):
-        tables = build(ctx)
+        built = build.full(ctx) if change is None else build.incremental(ctx, change)
+    tables = built.tables
     progress.expect(2 + len(tables))
     with watch.step("quality gates"):
-        gates = quality.check(tables["gold.customer_profile"], tables["gold.customer_xref"],
-                              tables["gold.customer_interactions"], ctx.config.gold.quality)
+        gates = quality.check(built.whole[build.PROFILE], built.whole[build.XREF], built.whole[build.TIMELINE],
+                              ctx.config.gold.quality)
     if not gates.passed:
         return {"failed": [f"gold: data-quality gate failed, nothing published (previous gold kept): {f}"
                            for f in gates.failures], "violations": gates.violations, "completeness": gates.completeness}
@@ -141,15 +129,18 @@ def run_gold(ctx: RunContext) -> dict:
     for name, frame in tables.items():
         short = name.split(".")[1]
         with watch.step(f"write {name}"):
-            published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn)
+            published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn, scope=built.scopes.get(name))
             written[short] = ctx.store.read(name).count()
         log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
-    unresolved = (ctx.store.read("gold.unresolved_interactions").groupBy("reason").count().collect()
-                  if "gold.unresolved_interactions" in tables else [])
-    summary = {"tables": written, "published": published, "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
-               "profiles_changed": ctx.store.read("gold.customer_profile").where(F.col("updated_at") >= F.lit(
-                   _run_started(ctx)).cast("timestamp")).count(),
-               "completeness": gates.completeness, "seconds_per_step": watch.seconds}
+    unresolved = (ctx.store.read(build.UNRESOLVED).groupBy("reason").count().collect()
+                  if build.UNRESOLVED in tables else [])
+    summary = {"mode": {"incremental": change is not None, "why": why, **built.reached},
+               "tables": written, "published": published,
+               "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
+               "profiles_changed": ctx.store.read(build.PROFILE).where(F.col("updated_at") >= F.lit(
+                   build.run_started(ctx)).cast("timestamp")).count(),
+               "completeness": gates.completeness, "inputs": versions, "settings": settings,
+               "seconds_per_step": watch.seconds}
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
                                      "run_id string, fingerprint string, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)

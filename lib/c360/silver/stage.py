@@ -32,7 +32,7 @@ from c360.silver.person_records import person_records
 from c360.silver.tables import (EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORD_KEY, RECORDS, REDIRECTS,
                                 SCORED)
 from c360.storage import Txn
-from c360.storage.publish import publish
+from c360.storage.publish import CHANGE_FEED, publish
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,20 @@ def interactions(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame 
     return stitched, None
 
 
+def _overwrite(ctx: RunContext, frame: DataFrame, table: str, txn: Txn) -> None:
+    """Write `table` whole, with the change data feed on (gold reads what moved in it from the feed; a table
+    made before that gets the property now)."""
+    ctx.store.overwrite(frame, table, txn=txn, properties=CHANGE_FEED)
+    ctx.store.set_properties(table, CHANGE_FEED)
+
+
 def write_interactions(ctx: RunContext, plan: changes_module.Plan, txn: Txn) -> dict:
     """silver.interactions, whole or (incremental) by one MERGE of the rows new events change."""
     events, keys = interactions(ctx, plan)
     if events is None:
         return {"written": "nothing"}
     if keys is None:
-        ctx.store.overwrite(events, INTERACTIONS, txn=txn)
+        _overwrite(ctx, events, INTERACTIONS, txn)
         return {"written": "whole"}
     return publish(ctx.store, events, INTERACTIONS, EVENT_KEY, txn=txn, scope=keys)
 
@@ -124,7 +131,7 @@ def read_records(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame,
 def write_records(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, txn: Txn) -> dict:
     """silver.person_records: the changed records' rows by one MERGE, or the whole table."""
     if increment is None:
-        ctx.store.overwrite(records, RECORDS, txn=txn)
+        _overwrite(ctx, records, RECORDS, txn)
         return {"written": "whole"}
     return publish(ctx.store, increment.upserts, RECORDS, RECORD_KEY, txn=txn, scope=increment.changed)
 
@@ -133,7 +140,7 @@ def write_identity_map(ctx: RunContext, rows: DataFrame, covered: DataFrame | No
     """silver.identity_map: the rows of the records an incremental run covered (`covered`: record_key) by one
     MERGE, or the whole table."""
     if covered is None:
-        ctx.store.overwrite(rows, IDENTITY, txn=txn)
+        _overwrite(ctx, rows, IDENTITY, txn)
         return {"written": "whole"}
     return publish(ctx.store, rows, IDENTITY, RECORD_KEY, txn=txn, scope=covered)
 

@@ -240,6 +240,23 @@ class TableStore(ABC):
         "files_added": n}; a table with nothing to compact gets no commit."""
 
     @abstractmethod
+    def properties(self, table: str) -> dict[str, str]:
+        """The table's properties (e.g. ``delta.enableChangeDataFeed``)."""
+
+    @abstractmethod
+    def _set_properties(self, table: str, properties: Mapping[str, str]) -> None: ...
+
+    def set_properties(self, table: str, properties: Mapping[str, str]) -> bool:
+        """Give `table` these properties (one commit) unless it has them already; True when it committed.
+        Tables created before a property mattered (e.g. the change data feed) get it this way."""
+        self.require(table)
+        current = self.properties(table)
+        if all(current.get(k) == v for k, v in properties.items()):
+            return False
+        self._set_properties(table, properties)
+        return True
+
+    @abstractmethod
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         """The change data feed (rows plus _change_type, _commit_version, _commit_timestamp); the table must
         have been created with ``delta.enableChangeDataFeed=true``."""

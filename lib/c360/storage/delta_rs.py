@@ -309,6 +309,13 @@ class DeltaRsStore(TableStore):
             dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True)
         return relative
 
+    def properties(self, table: str) -> dict[str, str]:
+        self.require(table)
+        return dict(self._table(table).metadata().configuration)
+
+    def _set_properties(self, table: str, properties: Mapping[str, str]) -> None:
+        self._table(table).alter.set_table_properties(dict(properties))
+
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)
         dt = self._table(table)

@@ -143,6 +143,14 @@ class DeltaSparkStore(TableStore):
                 return file[len(prefix):]
         return file
 
+    def properties(self, table: str) -> dict[str, str]:
+        self.require(table)
+        return dict(DeltaTable.forPath(self.spark, self.path(table)).detail().first()["properties"] or {})
+
+    def _set_properties(self, table: str, properties: Mapping[str, str]) -> None:
+        listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
+        self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` SET TBLPROPERTIES ({listed})")
+
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)
         reader = self.spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", starting_version)

@@ -1,0 +1,161 @@
+"""Computing the gold tables from silver: every customer, or only those a silver change reaches.
+
+`full` computes every table whole. `incremental` recomputes, from all their silver rows, only the customers
+and events `gold.changes` finds reached, and returns for the tables keyed by customer, record or event just
+those rows with the keys they replace (`scopes`), for a scoped publish. Tables that are global by
+definition (metrics with their RFM quintiles over all customers and recency as of the run, households
+grouped over every golden address, redirects, accounts) are computed whole either way, from the previous
+gold rows of the customers left alone and the new rows of the rest; their publish still writes only the
+rows that changed. Both return the profile, cross-reference and timeline as they will stand after the
+publish (`whole`), for the quality gates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from c360.gold import accounts as accounts_mod
+from c360.gold import attribution, changes, metrics, profile, timeline, xref
+from c360.gold.consent import consent_flags
+from c360.gold.households import households
+from c360.gold.survivorship import golden_values
+from c360.pipeline import RunContext
+
+PROFILE, XREF, TIMELINE = "gold.customer_profile", "gold.customer_xref", "gold.customer_interactions"
+METRICS, HOUSEHOLDS, UNRESOLVED = "gold.customer_metrics", "gold.households", "gold.unresolved_interactions"
+REDIRECTS, ACCOUNTS = "gold.customer_id_redirects", "gold.accounts"
+EVENT = ["source", "event_id"]
+
+
+@dataclass
+class Built:
+    """The frames to publish per table, the keys each scoped table's frame replaces, and the profile,
+    cross-reference and timeline as they will stand (for the gates)."""
+
+    tables: dict[str, DataFrame]
+    whole: dict[str, DataFrame]
+    scopes: dict[str, DataFrame] = field(default_factory=dict)
+    reached: dict[str, int] = field(default_factory=dict)
+
+
+def run_started(ctx: RunContext) -> datetime:
+    return datetime.fromtimestamp(ctx.run_number / 1000, tz=timezone.utc)
+
+
+def customer_records(ctx: RunContext) -> DataFrame:
+    """silver.person_records with each record's customer_id."""
+    ids = ctx.store.read("silver.identity_map").select("record_key", "customer_id")
+    return ctx.store.read("silver.person_records").join(ids, "record_key")
+
+
+def _events(ctx: RunContext) -> DataFrame | None:
+    """silver.interactions; None when no interaction source has landed."""
+    return ctx.store.read("silver.interactions") if ctx.store.exists("silver.interactions") else None
+
+
+def _profiles(ctx: RunContext, records: DataFrame, golden: DataFrame, rows: DataFrame, homes: DataFrame,
+              previous: DataFrame | None) -> DataFrame:
+    """The versioned profiles of the customers in `records` (see gold.profile)."""
+    gold = ctx.config.gold
+    account_link = gold.accounts.contact_identifier if gold.accounts else None
+    content = profile.assemble(golden, profile.record_facts(records, account_link), consent_flags(records),
+                               profile.event_span(rows), homes)
+    return profile.versioned(content, previous, datetime.now(timezone.utc)).localCheckpoint()
+
+
+def _global(ctx: RunContext, profiles: DataFrame, rows: DataFrame, homes: DataFrame) -> dict[str, DataFrame]:
+    """The tables computed whole on every run: metrics, households, redirects, accounts."""
+    gold = ctx.config.gold
+    out = {METRICS: metrics.customer_metrics(profiles, rows, gold.metrics, gold.metrics.as_of or run_started(ctx))
+           .localCheckpoint(),
+           HOUSEHOLDS: homes.groupBy("household_id").agg(F.array_sort(F.collect_list("customer_id")).alias("customer_ids"),
+                                                         F.count("*").alias("members")).localCheckpoint()}
+    if ctx.store.exists("silver.customer_id_redirects"):
+        # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
+        out[REDIRECTS] = ctx.store.read("silver.customer_id_redirects").localCheckpoint()
+    settings = gold.accounts
+    if settings is not None and ctx.store.exists(f"bronze.{settings.source}"):
+        rows = accounts_mod.account_rows(ctx.store.read(f"bronze.{settings.source}"), ctx.config.source(settings.source),
+                                         settings)
+        out[ACCOUNTS] = accounts_mod.hierarchy(rows).localCheckpoint()
+    return out
+
+
+def full(ctx: RunContext) -> Built:
+    """Every gold table computed whole, not yet written."""
+    records = customer_records(ctx).localCheckpoint()
+    events = _events(ctx)
+    tables: dict[str, DataFrame] = {}
+    if events is None:
+        rows = ctx.spark.createDataFrame([], timeline.SCHEMA)
+    else:
+        attributed, unresolved = attribution.attribute_events(events, attribution.identifier_index(records))
+        rows = timeline.timeline(attributed).localCheckpoint()
+        tables[UNRESOLVED] = unresolved.localCheckpoint()
+    golden = golden_values(records, ctx.config.gold).localCheckpoint()
+    homes = households(golden)
+    previous = ctx.store.read(PROFILE) if ctx.store.exists(PROFILE) else None
+    profiles = _profiles(ctx, records, golden, rows, homes, previous)
+    # materialised once: the quality gates read it, then it is written in this layout
+    laid_out = timeline.clustered(rows, rows.count(), ctx.config.gold.timeline_rows_per_file).localCheckpoint()
+    tables |= {PROFILE: profiles, XREF: xref.customer_xref(ctx.store.read("silver.identity_map")).localCheckpoint(),
+               TIMELINE: laid_out}
+    tables |= _global(ctx, profiles, rows, homes)
+    return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out})
+
+
+def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
+    """The gold rows of the customers and events `change` reaches, recomputed from all their silver rows."""
+    store = ctx.store
+    identity_map = store.read("silver.identity_map")
+    records = customer_records(ctx)
+    old_rows = store.read(TIMELINE) if store.exists(TIMELINE) else ctx.spark.createDataFrame([], timeline.SCHEMA)
+    customers = changes.changed_customers(change.identity, change.records, identity_map).localCheckpoint()
+    events = _events(ctx)
+    event_keys = ctx.spark.createDataFrame([], "source string, event_id string")
+    new_rows = ctx.spark.createDataFrame([], timeline.SCHEMA)
+    tables: dict[str, DataFrame] = {}
+    if events is not None:
+        values = changes.identifiers_in_play(records, customers, change.records).localCheckpoint()
+        scoped = changes.events_in_scope(events, change.events, old_rows, customers, values).localCheckpoint()
+        index = attribution.identifier_index(records, attribution.event_identifiers(scoped))
+        attributed, unresolved = attribution.attribute_events(scoped, index)
+        new_rows = timeline.timeline(attributed).localCheckpoint()
+        tables[UNRESOLVED] = unresolved.localCheckpoint()
+        event_keys = scoped.select(*EVENT).localCheckpoint()
+        before = old_rows.join(event_keys, EVENT, "left_semi").select("customer_id")
+        customers = customers.unionByName(new_rows.select("customer_id")).unionByName(before).distinct().localCheckpoint()
+    old_profiles = store.read(PROFILE)
+    golden = golden_values(records.join(customers, "customer_id", "left_semi"), ctx.config.gold).localCheckpoint()
+    homes = _households(old_profiles, customers, golden)
+    moved = changes.household_moves(old_profiles, homes).join(customers, "customer_id", "left_anti")
+    if not moved.isEmpty():
+        golden = golden.unionByName(golden_values(records.join(moved, "customer_id", "left_semi"), ctx.config.gold))
+        customers = customers.unionByName(moved).localCheckpoint()
+    rows = old_rows.join(event_keys, EVENT, "left_anti").unionByName(new_rows).localCheckpoint()
+    mine = records.join(customers, "customer_id", "left_semi").localCheckpoint()
+    profiles = _profiles(ctx, mine, golden, rows.join(customers, "customer_id", "left_semi"),
+                         homes.join(customers, "customer_id", "left_semi"),
+                         old_profiles.join(customers, "customer_id", "left_semi"))
+    keys = change.identity.select("record_key").distinct().localCheckpoint()
+    new_xref = xref.customer_xref(identity_map.join(keys, "record_key", "left_semi")).localCheckpoint()
+    tables |= {PROFILE: profiles, XREF: new_xref, TIMELINE: new_rows}
+    every_profile = old_profiles.join(customers, "customer_id", "left_anti").unionByName(profiles).localCheckpoint()
+    tables |= _global(ctx, every_profile, rows, homes)
+    scopes = {PROFILE: customers, XREF: keys, TIMELINE: event_keys, UNRESOLVED: event_keys}
+    whole = {PROFILE: every_profile, TIMELINE: rows,
+             XREF: store.read(XREF).join(keys, "record_key", "left_anti").unionByName(new_xref)}
+    return Built(tables, whole, scopes, {"customers": customers.count(), "events": event_keys.count(),
+                                         "records": keys.count()})
+
+
+def _households(profiles: DataFrame, customers: DataFrame, golden: DataFrame) -> DataFrame:
+    """(customer_id, household_id) over every customer: the golden addresses of `customers` as recomputed,
+    everyone else's as their profile holds them."""
+    address = ["customer_id", "country", "street", "postcode", "last_name"]
+    others = profiles.join(customers, "customer_id", "left_anti").select(*address)
+    return households(others.unionByName(golden.select(*address))).localCheckpoint()

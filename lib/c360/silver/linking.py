@@ -26,7 +26,7 @@ from c360.pipeline import RunContext
 from c360.report import run_folder, staged
 from c360.silver import changes as changes_module, clustering, customer_ids, model as model_store, scope
 from c360.silver.identity_map import identity_map, match_pairs
-from c360.silver.linkage import charts as charts_module, prediction, training
+from c360.silver.linkage import charts as charts_module, prediction, term_frequencies, training
 from c360.silver.linkage.backends import LinkageBackend, choose
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.linkage.portable import for_dialect
@@ -69,8 +69,28 @@ def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
         "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name,
         "trained_on": linker._sql_dialect_str, "spec": spec.fingerprint(),  # noqa: SLF001
         "spec_detail": spec.describe(), "training": result.summary()})
+    model_term_frequencies(saved, keys)
     log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
     return saved, result
+
+
+def model_term_frequencies(model: model_store.ModelFile, keys: DataFrame) -> dict[str, term_frequencies.Frequencies]:
+    """The model version's term-frequency tables; counted over `keys` (every record of this run) and saved
+    beside the model when it has none yet (a model trained before they were kept, or just now)."""
+    stored = model.term_frequencies()
+    if stored is None:
+        model.save_term_frequencies([term_frequencies.count(keys, c) for c in term_frequencies.columns(model.load())])
+        stored = model.term_frequencies() or {}
+    return stored
+
+
+def register_term_frequencies(ctx: RunContext, backend: LinkageBackend, linker: object, keys: DataFrame,
+                              model: model_store.ModelFile) -> None:
+    """Score with the model version's term frequencies, so a pair scores the same whatever other records
+    the run holds (an incremental run's kept pairs agree with a full run's)."""
+    for frequencies in model_term_frequencies(model, keys).values():
+        lookup = term_frequencies.lookup(ctx.spark, keys, frequencies).localCheckpoint()
+        backend.register_term_frequencies(linker, frequencies.column, lookup)
 
 
 def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
@@ -106,8 +126,10 @@ def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.
     settings = for_dialect(model.load(), spec, backend.dialect)
     if changed is not None:
         keys, settings = prediction.flag_changed(keys, changed), prediction.only_changed_pairs(settings)
+    linker = backend.linker(keys, settings)
+    with watch.step("term frequencies"):
+        register_term_frequencies(ctx, backend, linker, keys, model)
     with watch.step("comparison counts"):
-        linker = backend.linker(keys, settings)
         counts = prediction.comparison_counts(linker, silver.linkage.max_comparisons)
     for row in counts:
         # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)

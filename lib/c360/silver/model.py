@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from c360.config import C360Config
+from c360.silver.linkage.term_frequencies import Frequencies
 
 NAME = "person_linkage"
 PATTERN = re.compile(rf"^{NAME}_v(\d{{4,}})\.json$")
+TOTALS = "totals.json"  # in a model's term-frequency folder: the count of non-null values per column
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,39 @@ class ModelFile:
 
     def metadata(self) -> dict:
         return json.loads(self.path.read_text(encoding="utf-8")).get("c360", {})
+
+    @property
+    def term_frequencies_dir(self) -> Path:
+        """The folder beside the model holding its term-frequency tables (`<model>.tf/`)."""
+        return self.path.with_suffix(".tf")
+
+    def term_frequencies(self) -> dict[str, Frequencies] | None:
+        """The model version's term-frequency tables by column, or None when none were saved yet."""
+        folder = self.term_frequencies_dir
+        if not (folder / TOTALS).is_file():
+            return None
+        totals = json.loads((folder / TOTALS).read_text(encoding="utf-8"))
+        return {column: Frequencies(column, pq.read_table(folder / f"{column}.parquet"), total)
+                for column, total in totals.items()}
+
+    def save_term_frequencies(self, tables: list[Frequencies]) -> None:
+        """Write the tables once, atomically (a folder renamed into place, so a crash never leaves half of
+        them); a version that already has tables keeps them (a model's frequencies never change)."""
+        if self.term_frequencies_dir.exists():
+            return
+        tmp = Path(tempfile.mkdtemp(prefix=".tf-", dir=self.path.parent))
+        try:
+            for table in tables:
+                pq.write_table(table.table.cast(pa.schema([("value", pa.string()), ("count", pa.int64())])),
+                               tmp / f"{table.column}.parquet")
+            (tmp / TOTALS).write_text(json.dumps({t.column: t.total for t in tables}), encoding="utf-8")
+            try:
+                tmp.rename(self.term_frequencies_dir)
+            except OSError:
+                if not self.term_frequencies_dir.exists():  # another run saved them first: theirs stand
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def model_dir(config: C360Config) -> Path:

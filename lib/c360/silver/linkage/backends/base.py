@@ -42,6 +42,16 @@ class LinkageBackend(ABC):
     def small_table(self, frame: DataFrame) -> object:
         """A small Spark DataFrame (a chart's sample) as a table this backend's Splink can register."""
 
+    @abstractmethod
+    def table(self, frame: DataFrame) -> object:
+        """A Spark DataFrame of any size as a table this backend's Splink can register."""
+
+    def register_term_frequencies(self, linker: Linker, column: str, lookup: DataFrame) -> None:
+        """Make Splink adjust `column` by the frequencies in `lookup` (<column>, tf_<column>) instead of
+        counting the linker's own records (see term_frequencies)."""
+        registered = linker.table_management.register_table(self.table(lookup), f"c360_tf_{column}", overwrite=True)
+        linker.table_management.register_term_frequency_lookup(registered, column)
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release what the backend holds."""
 

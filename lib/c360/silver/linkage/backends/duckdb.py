@@ -48,11 +48,14 @@ class DuckDBBackend(LinkageBackend):
         return self.scratch / f"{kind}-{next(self._names)}"
 
     def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
-        folder = self._folder("keys")
-        keys.write.parquet(folder.as_uri())
-        table = self.con.read_parquet(str(folder / "*.parquet"))
         api = DuckDBAPI(connection=self.con)
-        return Linker(api.register(table), model, log_level=logging.WARNING)
+        return Linker(api.register(self.table(keys)), model, log_level=logging.WARNING)
+
+    def table(self, frame: DataFrame) -> object:
+        """`frame` written by Spark as Parquet into the scratch folder, scanned by DuckDB."""
+        folder = self._folder("table")
+        frame.write.parquet(folder.as_uri())
+        return self.con.read_parquet(str(folder / "*.parquet"))
 
     def pairs(self, predictions: object, columns: list[str] | None = None) -> DataFrame:
         relation = predictions.as_duckdbpyrelation()  # type: ignore[attr-defined]

@@ -112,7 +112,7 @@ def _config(project_root: Path, root: Path, engine: str) -> Path:
     models.mkdir(exist_ok=True)
     shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
     doc["silver"]["linkage"]["model_dir"] = str(models)
-    doc["spark"]["driver_memory"] = "1g"
+    doc["spark"].update(driver_memory="1g", shuffle_partitions=2)  # the worker's two cores
     path = root / "c360.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -4,12 +4,8 @@ generator's manifest per source, a re-run commits nothing, a delta batch adds ex
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from pyspark.sql import SparkSession
 
@@ -52,26 +48,6 @@ def test_demo_data_lands_completely(project_root: Path, tmp_path: Path, spark: S
     total = sum(json.loads((tmp_path / "landing" / "truth" / f"manifest_b0{b}.json").read_text())
                 ["sources"]["web_events"]["records"] for b in (1, 2))
     assert store.read("bronze.web_events").count() == total
-
-
-def test_spark_submit_entry_point(project_root: Path, tmp_path: Path) -> None:
-    generate(20, tmp_path / "landing", seed=2)
-    (tmp_path / "c360.yaml").write_text(yaml.safe_dump(demo_config(project_root, tmp_path)))
-    submit = Path(sys.executable).parent / "spark-submit"
-    if not submit.exists():
-        pytest.skip("spark-submit is not next to this Python (pyspark installs it into the venv)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
-    proc = subprocess.run(
-        [str(submit), "--master", "local[1]", "--conf", "spark.ui.enabled=false", "--conf",
-         "spark.sql.shuffle.partitions=1", str(project_root / "jobs" / "run_pipeline.py"),
-         "--config", str(tmp_path / "c360.yaml"), "--stage", "bronze"],
-        capture_output=True, text=True, env={**env, "PYSPARK_PYTHON": sys.executable}, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    # spark-submit's PythonRunner merges the driver's stderr into its stdout; the summary is printed last.
-    out = proc.stdout
-    summary = json.loads(out[out.rindex("\n{\n") + 1:])
-    assert summary["stages"]["bronze"]["sources"]["web_events"]["status"] == "ingested"
-    assert "Delta engine: delta-rs" in out + proc.stderr
 
 
 def test_backlog_of_two_batches_lands_in_one_run(project_root: Path, tmp_path: Path, spark: SparkSession) -> None:

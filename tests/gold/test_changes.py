@@ -6,6 +6,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from c360.gold import changes
+from c360.storage import MergeSpec, TableStore
 from tests.gold.test_attribution import EVENTS, PEOPLE
 
 RECORDS = ("record_key string, login_id string, loyalty_id string, social_handle string, email_key string, "
@@ -65,3 +66,15 @@ def test_household_moves(spark: SparkSession) -> None:
     after = spark.createDataFrame([("A", "h1"), ("C", "h1"), ("D", "h2")], "customer_id string, household_id string")
     assert_df_equality(changes.household_moves(before, after).orderBy("customer_id"),
                        spark.createDataFrame([("B",), ("C",)], "customer_id string"), ignore_nullable=True)
+
+
+def test_only_row_level_commits_since_the_last_run_can_be_read_as_changes(store: TableStore, spark: SparkSession) -> None:
+    table = "silver.identity_map"
+    store.overwrite(spark.createDataFrame([("a", "C1")], "record_key string, customer_id string"), table)
+    store.merge(spark.createDataFrame([("b", "C2")], "record_key string, customer_id string"), table,
+                MergeSpec(keys=("record_key",)))
+    store.compact(table)
+    assert changes.rewritten(store, table, 0) is None, "a MERGE and a compaction are row-level"
+    store.overwrite(spark.createDataFrame([("a", "C3")], "record_key string, customer_id string"), table)
+    why = changes.rewritten(store, table, 0)
+    assert why is not None and why.startswith(f"{table} was written whole since the last run") and f"at version {store.version(table)})" in why

@@ -112,7 +112,8 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     """The gold rows of the customers and events `change` reaches, recomputed from all their silver rows."""
     store = ctx.store
     identity_map = store.read("silver.identity_map")
-    records = customer_records(ctx)
+    # read by the identifier scan, the index, the golden values and the profiles: joined once
+    records = customer_records(ctx).localCheckpoint()
     old_rows = store.read(TIMELINE) if store.exists(TIMELINE) else ctx.spark.createDataFrame([], timeline.SCHEMA)
     customers = changes.changed_customers(change.identity, change.records, identity_map).localCheckpoint()
     events = _events(ctx)

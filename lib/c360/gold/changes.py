@@ -85,10 +85,8 @@ def plan(last: Mapping | None, settings: str, versions: Mapping[str, int | None]
 def rewritten(store: TableStore, table: str, since: int) -> str | None:
     """Why `table`'s changes after version `since` are not row-level (a full silver run overwrites it, and
     its feed then lists every row); None when they are."""
-    for commit in store.history(table):
-        if commit.version > since and not commit.operation.startswith(ROW_LEVEL):
-            return f"{table} was written whole since the last run ({commit.operation} at version {commit.version})"
-    return None
+    commit = store.refused_since(table, since, lambda c: c.operation.startswith(ROW_LEVEL))
+    return commit and f"{table} was written whole since the last run ({commit.operation} at version {commit.version})"
 
 
 def changed_customers(identity: DataFrame, records: DataFrame, identity_map: DataFrame) -> DataFrame:

@@ -34,14 +34,14 @@ INPUTS = ("silver.person_records", "silver.identity_map", "silver.interactions",
 FED = ("silver.person_records", "silver.identity_map", "silver.interactions")
 # how each gold table's rows are identified when it is published as the rows that changed
 KEYS = {
-    "gold.customer_profile": TableKey(("customer_id",), "profile_version"),
-    "gold.customer_xref": TableKey(("record_key",), "customer_id"),
-    "gold.customer_interactions": TableKey(("source", "event_id"), "customer_id"),
-    "gold.customer_metrics": TableKey(("customer_id",), "as_of"),
-    "gold.households": TableKey(("household_id",), "members"),
-    "gold.unresolved_interactions": TableKey(("source", "event_id"), "reason"),
-    "gold.accounts": TableKey(("account_id",), "source"),
-    "gold.customer_id_redirects": TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
+    build.PROFILE: TableKey(("customer_id",), "profile_version"),
+    build.XREF: TableKey(("record_key",), "customer_id"),
+    build.TIMELINE: TableKey(("source", "event_id"), "customer_id"),
+    build.METRICS: TableKey(("customer_id",), "as_of"),
+    build.HOUSEHOLDS: TableKey(("household_id",), "members"),
+    build.UNRESOLVED: TableKey(("source", "event_id"), "reason"),
+    build.ACCOUNTS: TableKey(("account_id",), "source"),
+    build.REDIRECTS: TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
 }
 
 

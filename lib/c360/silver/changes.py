@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from c360.config import SourceConfig
 from c360.silver.person_records import person_records
-from c360.storage import TableStore
+from c360.storage import Commit, TableStore
 
 # the silver tables an incremental run starts from, and where a run's summary keeps the bronze versions it read
 BASE_TABLES = {"person": ("silver.person_records", "silver.identity_map", "silver.scored_pairs"),
@@ -59,13 +59,14 @@ class Increment:
 
 def _appended_only(store: TableStore, table: str, since: int) -> str | None:
     """Why `table` cannot be read as appends after version `since`; None when it can."""
-    for commit in store.history(table):
-        mode = commit.parameters.get("mode", "").lower()
-        if commit.version <= since or (commit.operation == "WRITE" and "append" in mode) \
-                or commit.operation.startswith(("OPTIMIZE", "VACUUM")):
-            continue
-        return f"{table} was rewritten after the last run ({commit.operation} at version {commit.version})"
-    return None
+    commit = store.refused_since(table, since, _appends)
+    return commit and f"{table} was rewritten after the last run ({commit.operation} at version {commit.version})"
+
+
+def _appends(commit: Commit) -> bool:
+    """An append, or a compaction or vacuum (which leave the rows as they were)."""
+    return (commit.operation == "WRITE" and "append" in commit.parameters.get("mode", "").lower()) \
+        or commit.operation.startswith(("OPTIMIZE", "VACUUM"))
 
 
 def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mapping[str, int],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -227,6 +227,12 @@ class TableStore(ABC):
     @abstractmethod
     def history(self, table: str, limit: int | None = None) -> list[Commit]:
         """Commits, newest first."""
+
+    def refused_since(self, table: str, since: int, fits: Callable[[Commit], bool]) -> Commit | None:
+        """The oldest commit after version `since` that `fits` refuses, or None: whether an incremental stage
+        can read what happened to one of its inputs since its last run (appends only, row-level changes)."""
+        return next((c for c in sorted(self.history(table), key=lambda c: c.version)
+                     if c.version > since and not fits(c)), None)
 
     @abstractmethod
     def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:

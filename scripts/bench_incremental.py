@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_config(work: Path, person_only: bool) -> Path:
-    """conf/demo.yaml over `work`'s landing folder and warehouse (person and interaction sources, or person
-    sources only)."""
+    """conf/demo.yaml over `work`'s landing folder and warehouse (person sources with their deletions, and
+    interaction sources unless `person_only`)."""
     doc = yaml.safe_load((ROOT / "conf" / "demo.yaml").read_text())
-    kinds = ("person",) if person_only else ("person", "interaction")
+    kinds = ("person", "deletions") if person_only else ("person", "deletions", "interaction")
     doc["sources"] = [s for s in doc["sources"] if s["kind"] in kinds]
     for source in doc["sources"]:
         source["path"] = source["path"].replace("../demo/landing", str(work / "landing"))

@@ -8,15 +8,21 @@ jars, delta-spark cases skip and say why.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 
-from c360.config import SparkSettings
-from c360.session import DELTA_JARS_ENV, build_session, delta_classes_available, delta_extension_enabled
+from c360 import pipeline
+from c360.config import C360Config, SparkSettings, parse_config
+from c360.datagen.generate import generate
+from c360.session import DELTA_JARS_ENV, EngineChoice, build_session, delta_classes_available, delta_extension_enabled
+from c360.silver.model import NAME
 from c360.storage import TableStore, open_store
 
 ENGINES = ("delta-rs", "delta-spark")
@@ -71,6 +77,39 @@ def stores(spark: SparkSession, warehouse: str, delta_spark_available: bool) -> 
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A warehouse built by one run of every stage, and that run."""
+
+    root: Path
+    config: C360Config
+    config_path: Path
+    store: TableStore
+    run_id: str
+    stages: dict
+
+
+@pytest.fixture(scope="session")
+def demo_run(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> DemoRun:
+    """One run of every stage over 300 generated people on delta-rs, with the stored test model (no
+    training): the gold tests check its tables (and may run gold again), the report tests its report."""
+    from tests.bronze.test_stage import demo_config
+
+    root = tmp_path_factory.mktemp("demo-run")
+    generate(300, root / "landing", seed=11)
+    doc = demo_config(project_root, root)
+    models = root / "models"
+    models.mkdir()
+    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
+    doc["silver"]["linkage"]["model_dir"] = str(models)
+    path = root / "c360.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    config = parse_config(doc, path)
+    store = open_store(spark, "delta-rs", config.warehouse)
+    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+    return DemoRun(root, config, path, store, ctx.run_id, pipeline.run(ctx, "all"))
 
 
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")

@@ -32,7 +32,7 @@ def error_of(tmp_path: Path, doc: object) -> str:
 def test_demo_config_loads(project_root: Path) -> None:
     config = load_config(project_root / "conf" / "demo.yaml")
     assert config.warehouse == str((project_root / "demo" / "warehouse").resolve())
-    assert {s.kind for s in config.sources} == {"person", "interaction", "reference"}
+    assert {s.kind for s in config.sources} == {"person", "interaction", "reference", "deletions"}
     assert config.source("crm_contacts").fields.mapped()["street"].startswith("concat_ws")
 
 
@@ -91,3 +91,15 @@ def test_unknown_source_lookup_lists_known(tmp_path: Path) -> None:
 def test_deleted_applies_to_person_sources_only(tmp_path: Path) -> None:
     events = {**SOURCE, "kind": "interaction", "updated_at": "ts", "fields": {}, "deleted": "status = 'x'"}
     assert "deleted applies to person sources only" in error_of(tmp_path, {"warehouse": "wh", "sources": [events]})
+
+
+def test_a_deletions_source_names_a_person_source_and_maps_no_fields(tmp_path: Path) -> None:
+    stones = {"name": "crm_deleted", "kind": "deletions", "of": "crm", "format": "csv", "path": "d/*.csv", "id": "contact_id"}
+    config = load_config(write(tmp_path, {"warehouse": "wh", "sources": [SOURCE, stones]}))
+    assert config.source("crm_deleted").of == "crm"
+    assert "'crm' is not a person source" in error_of(
+        tmp_path, {"warehouse": "wh", "sources": [{**SOURCE, "kind": "reference", "fields": {}}, stones]})
+    assert "names the person source it deletes from" in error_of(
+        tmp_path, {"warehouse": "wh", "sources": [SOURCE, {**stones, "of": None}]})
+    assert "record ids only" in error_of(
+        tmp_path, {"warehouse": "wh", "sources": [SOURCE, {**stones, "fields": {"email": "e"}}]})

@@ -96,6 +96,12 @@ class JdbcSettings(_Strict):
     user_env: str | None = None
     password_env: str | None = None
     properties: dict[str, str] = Field(default_factory=dict)
+    detect_deletions: bool = False
+    """Opt in: each run also reads every id the table holds now, and records that bronze holds but the table
+    no longer does get a tombstone (`bronze._vanished_<source>`; person sources), so they leave silver and gold."""
+    max_deleted_share: float = Field(default=0.5, ge=0, le=1)
+    """A run that would find more than this share of the source's records gone refuses to mark any (an empty
+    or broken table or view, not a mass deletion), with a message."""
 
     @model_validator(mode="after")
     def _table_or_query(self) -> JdbcSettings:
@@ -110,8 +116,13 @@ class SourceConfig(_Strict):
     """One input source: where it lands, how to read it, and how its columns map onto canonical fields."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["person", "interaction", "reference"]
-    """person: records about people; interaction: events; reference: related objects (e.g. CRM accounts)."""
+    kind: Literal["person", "interaction", "reference", "deletions"]
+    """person: records about people; interaction: events; reference: related objects (e.g. CRM accounts);
+    deletions: tombstones, the ids of records a person source (`of`) deleted."""
+    of: str | None = None
+    """For a deletions source: the person source whose records it names (by that source's `id`). A record
+    with a tombstone at or after its newest version (by the tombstone's `updated_at`, or by when each
+    landed) leaves silver and gold; a newer version brings it back."""
     format: Literal["csv", "json", "ndjson", "parquet", "jdbc"]
     path: str | None = None
     jdbc: JdbcSettings | None = None
@@ -132,6 +143,12 @@ class SourceConfig(_Strict):
     "status = 'deleted'" or "is_deleted"): a person record whose newest version meets it leaves silver and
     gold. Checked against the columns when the source lands in bronze."""
     fields: SourceFields = Field(default_factory=SourceFields)
+
+    @property
+    def vanished_table(self) -> str | None:
+        """The bronze table of tombstones for the records a database source no longer holds (with
+        jdbc.detect_deletions), else None."""
+        return f"bronze._vanished_{self.name}" if self.jdbc is not None and self.jdbc.detect_deletions else None
 
     @field_validator("timezone")
     @classmethod
@@ -162,6 +179,12 @@ class SourceConfig(_Strict):
             raise ValueError("no_duplicates applies to person sources only")
         if self.deleted is not None and self.kind != "person":
             raise ValueError("deleted applies to person sources only")
+        if (self.kind == "deletions") != (self.of is not None):
+            raise ValueError("a deletions source names the person source it deletes from ('of'), and only it does")
+        if self.jdbc is not None and self.jdbc.detect_deletions and self.kind != "person":
+            raise ValueError("jdbc.detect_deletions applies to person sources only")
+        if self.kind == "deletions" and (self.fields.mapped() or self.fields.identifiers or self.no_duplicates):
+            raise ValueError("a deletions source holds record ids only: no fields, identifiers or no_duplicates")
         if self.kind != "interaction":
             used = [f for f in INTERACTION_FIELDS if getattr(self.fields, f) is not None]
             if used:
@@ -465,6 +488,9 @@ class C360Config(_Strict):
             for name in rule.sources or []:
                 if kinds.get(name) != "person":
                     raise ValueError(f"gold.survivorship.{key}.sources: {name!r} is not a person source")
+        for source in self.sources:
+            if source.kind == "deletions" and kinds.get(source.of) != "person":
+                raise ValueError(f"source {source.name}: of: {source.of!r} is not a person source")
         accounts = self.gold.accounts
         if accounts is not None and kinds.get(accounts.source) != "reference":
             raise ValueError(f"gold.accounts.source: {accounts.source!r} is not a reference source")

@@ -19,6 +19,8 @@ from c360.config import parse_config
 from c360.errors import C360Error
 from c360.pipeline import RunContext, new_run_id
 from c360.session import EngineChoice
+from c360.silver.person_records import person_records
+from c360.silver.stage import tombstones
 from c360.storage import open_store
 from tests.conftest import POSTGRES_JDBC_JAR
 
@@ -65,6 +67,13 @@ def sql(server: dict, statement: str) -> None:
 
 @pytest.fixture
 def crm_db(postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    return _crm_db(postgres, spark, tmp_path, monkeypatch, {"updated_at": "modified_at"})
+
+
+def _crm_db(postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN202
+            source: dict, jdbc: dict | None = None):
+    """A contacts table (C1, C2 and a row without id) read as the person source crm_db (`source` and `jdbc`
+    settings added); returns (ingest, store, config)."""
     sql(postgres, "DROP TABLE IF EXISTS contacts; CREATE TABLE contacts (contact_id text, first_name text, "
                   "email text, modified_at timestamp);"
                   "INSERT INTO contacts VALUES ('C1', 'Peter', 'p@x.de', '2024-01-01 10:00'),"
@@ -72,9 +81,10 @@ def crm_db(postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("CRM_DB_USER", "c360")
     monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
     doc = {"warehouse": str(tmp_path / "wh"), "bronze": {"max_bad_share": 0.5}, "sources": [{
-        "name": "crm_db", "kind": "person", "format": "jdbc", "id": "contact_id", "updated_at": "modified_at",
+        "name": "crm_db", "kind": "person", "format": "jdbc", "id": "contact_id", **source,
         "jdbc": {"url": f"jdbc:postgresql://127.0.0.1:{postgres['port']}/postgres", "table": "public.contacts",
-                 "driver": "org.postgresql.Driver", "user_env": "CRM_DB_USER", "password_env": "CRM_DB_PASSWORD"}}]}
+                 "driver": "org.postgresql.Driver", "user_env": "CRM_DB_USER", "password_env": "CRM_DB_PASSWORD",
+                 **(jdbc or {})}}]}
     config = parse_config(doc, tmp_path / "c360.yaml")
     store = open_store(spark, "delta-rs", config.warehouse)
 
@@ -82,11 +92,11 @@ def crm_db(postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pyt
         ctx = RunContext(config, spark, store, EngineChoice("delta-rs", "test"), new_run_id())
         return ingest_source(ctx, config.sources[0])
 
-    return ingest, store
+    return ingest, store, config
 
 
 def test_jdbc_table_lands_incrementally(crm_db, postgres: dict) -> None:  # noqa: ANN001
-    ingest, store = crm_db
+    ingest, store, _ = crm_db
     first = ingest()
     assert (first.records, first.written, first.quarantined) == (3, 2, {"missing_record_id": 1})
     assert store.read("bronze.crm_db").count() == 2
@@ -103,7 +113,7 @@ def test_jdbc_table_lands_incrementally(crm_db, postgres: dict) -> None:  # noqa
 
 
 def test_jdbc_credentials_come_from_the_environment(crm_db, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    ingest, _ = crm_db
+    ingest, _, _ = crm_db
     monkeypatch.delenv("CRM_DB_PASSWORD")
     with pytest.raises(C360Error, match="environment variable CRM_DB_PASSWORD \\(jdbc.password_env\\) is not set"):
         ingest()
@@ -112,3 +122,28 @@ def test_jdbc_credentials_come_from_the_environment(crm_db, monkeypatch: pytest.
         ingest()
     assert "source crm_db: cannot read jdbc:postgresql://127.0.0.1" in str(info.value)
     assert "wrong-password" not in str(info.value)
+
+
+def test_rows_that_vanish_from_a_table_get_tombstones_and_come_back_when_they_return(
+        postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest, store, config = _crm_db(postgres, spark, tmp_path, monkeypatch, {}, {"detect_deletions": True})
+    source = config.sources[0]
+    ctx = RunContext(config, spark, store, EngineChoice("delta-rs", "test"), new_run_id())
+
+    def live() -> list[str]:
+        bronze = store.read("bronze.crm_db")
+        return sorted(r.source_record_id for r in person_records(bronze, source, "DE", tombstones(ctx, source)).collect())
+
+    assert ingest().deleted == 0 and live() == ["C1", "C2"]
+    sql(postgres, "DELETE FROM contacts WHERE contact_id = 'C2';")
+    gone = ingest()
+    assert (gone.written, gone.deleted) == (0, 1) and live() == ["C1"]
+    assert [r["_record_id"] for r in store.read("bronze._vanished_crm_db").collect()] == ["C2"]
+    assert ingest().deleted == 0, "a record already deleted gets no second tombstone"
+    sql(postgres, "INSERT INTO contacts VALUES ('C2', 'Anna', 'a@x.de', '2024-01-02 10:00');")
+    back = ingest()
+    assert (back.written, back.deleted) == (1, 0) and live() == ["C1", "C2"], "the same row, back: landed again"
+    sql(postgres, "DELETE FROM contacts WHERE contact_id IS NOT NULL;")
+    with pytest.raises(C360Error, match="source crm_db: 2 of its 2 records are no longer in .* jdbc.max_deleted_share"):
+        ingest()
+    assert live() == ["C1", "C2"], "nothing marked deleted"

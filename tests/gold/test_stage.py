@@ -1,6 +1,7 @@
 """The gold stage on the generator's data, checked against its truth; SQL access three ways.
 
-One small warehouse (bronze, silver with the stored test model, gold) is built once for this module.
+One small warehouse (bronze, silver with the stored test model, gold), built once for the test session
+(tests/conftest.py: demo_run), serves this module.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import glob
 import math
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,20 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from c360 import pipeline
 from c360.cli import main
-from c360.config import C360Config, parse_config
-from c360.datagen.generate import generate
+from c360.config import C360Config
 from c360.gold.survivorship import MATCH_KEY, VALUE_COLUMN, units
 from c360.session import EngineChoice
-from c360.silver.model import NAME
 from c360.storage import TableStore, open_store
-from tests.bronze.test_stage import demo_config
-from tests.conftest import require_delta_spark
+from tests.conftest import DemoRun, require_delta_spark
 
 
 @dataclass
@@ -49,21 +45,8 @@ def run(config: C360Config, spark: SparkSession, store: TableStore, stage: str) 
 
 
 @pytest.fixture(scope="module")
-def built(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Built:
-    root = tmp_path_factory.mktemp("gold")
-    generate(300, root / "landing", seed=11)
-    doc = demo_config(project_root, root)
-    models = root / "models"
-    models.mkdir()
-    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
-    doc["silver"]["linkage"]["model_dir"] = str(models)
-    path = root / "c360.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    config = parse_config(doc, path)
-    store = open_store(spark, "delta-rs", config.warehouse)
-    run(config, spark, store, "bronze")
-    run(config, spark, store, "silver")
-    return Built(root, config, path, store, run(config, spark, store, "gold"))
+def built(demo_run: DemoRun) -> Built:
+    return Built(demo_run.root, demo_run.config, demo_run.config_path, demo_run.store, demo_run.stages["gold"])
 
 
 def frame(store: TableStore, table: str) -> pd.DataFrame:

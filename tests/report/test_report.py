@@ -19,7 +19,6 @@ from pyspark.sql import SparkSession
 from c360 import pipeline
 from c360.cli import main
 from c360.config import C360Config, parse_config
-from c360.datagen.generate import generate
 from c360.errors import C360Error
 from c360.report.figures import figures
 from c360.report import files
@@ -27,6 +26,7 @@ from c360.session import EngineChoice
 from c360.silver.model import NAME
 from c360.storage import open_store
 from tests.bronze.test_stage import demo_config
+from tests.conftest import DemoRun
 
 SPLINK_CHARTS = {"match_weights.html", "m_u_parameters.html", "waterfall_sample.html", "cluster_studio.html"}
 
@@ -52,14 +52,10 @@ def _config(project_root: Path, root: Path, **silver: object) -> tuple[C360Confi
 
 
 @pytest.fixture(scope="module")
-def reported(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Reported:
-    root = tmp_path_factory.mktemp("report")
-    generate(120, root / "landing", seed=5)
-    config, path = _config(project_root, root)
-    store = open_store(spark, "delta-rs", config.warehouse)
-    ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
-    pipeline.run(ctx, "all")
-    return Reported(config, path, ctx.run_id, Path(files.run_folder(config, ctx.run_id)))
+def reported(demo_run: DemoRun) -> Reported:
+    """The report of the session's run of every stage (tests/conftest.py: demo_run)."""
+    return Reported(demo_run.config, demo_run.config_path, demo_run.run_id,
+                    Path(files.run_folder(demo_run.config, demo_run.run_id)))
 
 
 @pytest.mark.slow
@@ -82,10 +78,13 @@ def test_a_run_writes_its_summary_page_and_charts(reported: Reported) -> None:
 
 @pytest.mark.slow
 def test_c360_report_prints_the_latest_summary(reported: Reported, capsys: pytest.CaptureFixture[str]) -> None:
+    latest = files.run_ids(files.reports_root(reported.config))[-1]  # other tests may have run since
     assert main(["report", "--config", str(reported.config_path)]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["run_id"] == reported.run_id
-    assert f"{reported.run_id}/index.html" in captured.err
+    assert json.loads(captured.out)["run_id"] == latest
+    assert f"{latest}/index.html" in captured.err
+    assert main(["report", "--config", str(reported.config_path), "--run-id", reported.run_id]) == 0
+    assert json.loads(capsys.readouterr().out)["run_id"] == reported.run_id
     assert main(["report", "--config", str(reported.config_path), "--run-id", "20200101T000000.000000Z-gone"]) == 1
     assert "has no report" in capsys.readouterr().err
 

@@ -31,7 +31,9 @@ def test_records_of_later_bronze_runs_are_the_changes(store: TableStore, spark: 
     store.compact(TABLE)
     assert plan(store, last, "s", {TABLE: 2}, full_refresh=False).incremental, "a compaction is no change"
     assert not plan(store, last, "other", {TABLE: 2}, full_refresh=False).incremental
-    assert plan(store, last, "s", {TABLE: 2, "bronze.new": 0}, False).why == "the person sources changed since the last run"
+    assert plan(store, last, "s", {TABLE: 2, "bronze.new": 0}, False).since == {TABLE: ("r1",), "bronze.new": ()}, \
+        "a source whose first rows landed since: every row of it is new"
+    assert plan(store, last, "s", {}, False).why == "the person sources changed since the last run"
     assert plan(store, last, "s", {TABLE: 2}, full_refresh=True).why == "--full-refresh"
     store.vacuum(TABLE, retention_hours=0)
     gone = plan(store, last, "s", {TABLE: 2}, full_refresh=False)

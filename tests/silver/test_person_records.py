@@ -60,3 +60,18 @@ def test_full_names_are_split_when_parts_are_missing(spark: SparkSession, tmp_pa
     row = person_records(bronze, shop, "DE").first()
     assert (row["first_name"], row["last_name"], row["full_name"], row["social_handle"]) == (
         "Peter", "Schmidt", "Schmidt, Peter", "@pschmidt")
+
+
+def test_a_tombstone_deletes_the_versions_before_it_and_not_a_newer_one(spark: SparkSession, tmp_path: Path) -> None:
+    day = [dt.datetime(2024, 1, d) for d in range(1, 6)]
+    rows = [("C1", "C1", day[1], day[1]),   # dated tombstone after it: deleted
+            ("C2", "C2", day[3], day[3]),   # tombstone dated before this newest version: stays
+            ("C3", "C3", None, day[1]),     # no times: the tombstone landed after it: deleted
+            ("C4", "C4", day[1], day[1])]   # no tombstone
+    bronze = spark.createDataFrame(
+        [(c, "Ann", "Lee", None, None, None, None, None, None, None, None, r, at, landed, c) for c, r, at, landed in rows],
+        BRONZE)
+    stones = spark.createDataFrame([("C1", day[2], day[4]), ("C2", day[2], day[4]), ("C3", None, day[2]), ("C9", None, day[2])],
+                                   "_record_id string, _updated_at timestamp, _ingested_at timestamp")
+    kept = person_records(bronze, source(tmp_path), "DE", stones).select("record_key").collect()
+    assert sorted(r.record_key for r in kept) == ["crm:C2", "crm:C4"]

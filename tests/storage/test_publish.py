@@ -59,3 +59,12 @@ def test_a_scoped_publish_changes_only_the_keys_in_scope(store: TableStore, spar
     assert publish(store, rows, "silver.people", KEY, scope=scope) == {"written": "changes", "upserted": 2, "deleted": 1}
     expected = spark.createDataFrame([("C1", 1, None, []), ("C2", 2, None, []), ("C5", 1, None, [])], SCHEMA)
     assert_df_equality(store.read("silver.people").orderBy("customer_id"), expected, ignore_nullable=True)
+
+
+def test_a_table_made_without_the_feed_gets_it_on_its_next_publish(store: TableStore, spark: SparkSession) -> None:
+    store.overwrite(spark.createDataFrame([("C1", 1, None, [])], SCHEMA), "gold.old_people")  # an older c360's table
+    assert store.properties("gold.old_people").get("delta.enableChangeDataFeed") != "true"
+    publish(store, spark.createDataFrame([("C1", 2, None, [])], SCHEMA), "gold.old_people", KEY)
+    since = store.version("gold.old_people")  # the MERGE: the commit after the property's
+    assert {(r["customer_id"], r["_change_type"]) for r in store.changes("gold.old_people", since).collect()} == {
+        ("C1", "update_preimage"), ("C1", "update_postimage")}

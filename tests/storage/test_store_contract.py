@@ -231,6 +231,15 @@ def test_change_data_feed_on_an_existing_table(store: TableStore, spark: SparkSe
     assert got == {"update_preimage", "update_postimage"}
 
 
+def test_restore_brings_back_an_earlier_version(store: TableStore, spark: SparkSession) -> None:
+    store.overwrite(rows(spark, [(1, "a", 10)]), "silver.undo")
+    store.merge(rows(spark, [(1, "A", 11), (2, "b", 20)]), "silver.undo", MergeSpec(keys=("id",)))
+    assert store.restore("silver.undo", 0) is True
+    assert sorted(tuple(r) for r in store.read("silver.undo").collect()) == [(1, "a", 10)]
+    assert store.version("silver.undo") == 2 and store.history("silver.undo", 1)[0].operation == "RESTORE"
+    assert store.restore("silver.undo", 2) is False, "already at that version: no commit"
+
+
 def test_list_tables(store: TableStore, spark: SparkSession) -> None:
     store.append(rows(spark, [(1, "a", 10)]), "bronze.one")
     store.append(rows(spark, [(1, "a", 10)]), "gold.two")

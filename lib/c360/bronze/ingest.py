@@ -49,6 +49,7 @@ class SourceResult:
     written: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     new_columns: list[str] = field(default_factory=list)
+    deleted: int | None = None  # records a database source no longer holds, given a tombstone (detect_deletions)
     error: str | None = None
     seconds: float = 0.0
 
@@ -180,7 +181,9 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
         raise C360Error(f"source {source.name}: cannot read {location}: {first}") from None
     table = bronze_table(source.name)
     if ctx.store.exists(table):
-        checked = checked.join(ctx.store.read(table).select("_record_hash"), "_record_hash", "left_anti")
+        # rows bronze holds already, unless their record was deleted since (it came back: land it again)
+        held = ctx.store.read(table).join(tombstoned_ids(ctx.store, source), "_record_id", "left_anti")
+        checked = checked.join(held.select("_record_hash"), "_record_hash", "left_anti")
     if ctx.store.exists(ledger_mod.QUARANTINE):
         held = ctx.store.read(ledger_mod.QUARANTINE).where(F.col("source") == source.name)
         checked = checked.join(held.select(F.col("record_hash").alias("_record_hash")), "_record_hash", "left_anti")
@@ -197,8 +200,53 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
             result.status, result.written, result.files_new = "ingested", total - bad, 1
     finally:
         checked.unpersist()
+    if source.vanished_table:
+        result.deleted = mark_vanished(ctx, source, present_ids(ctx.spark, jdbc_options(source), source.id), location)
+        result.status = "ingested" if result.deleted else result.status
     result.seconds = round(time.monotonic() - started, 2)
     return result
+
+
+def present_ids(spark, options: dict[str, str], id_expression: str) -> DataFrame:  # noqa: ANN001
+    """Every record id the database table holds now (Spark reads just the id's columns)."""
+    table = spark.read.format("jdbc").options(**options).load()
+    ids = table.select(F.trim(F.expr(id_expression).cast("string")).alias("_record_id"))
+    return ids.where(F.col("_record_id").isNotNull() & (F.col("_record_id") != "")).distinct()
+
+
+def tombstoned_ids(store, source: SourceConfig) -> DataFrame:  # noqa: ANN001 - TableStore
+    """(_record_id) of the records whose newest tombstone (bronze._vanished_<source>) landed after their
+    newest row: deleted at the source."""
+    ids = store.spark.createDataFrame([], "_record_id string")
+    stones = source.vanished_table
+    if not stones or not store.exists(stones) or not store.exists(bronze_table(source.name)):
+        return ids
+    rows = store.read(bronze_table(source.name)).groupBy("_record_id").agg(F.max("_ingested_at").alias("_row"))
+    marks = store.read(stones).groupBy("_record_id").agg(F.max("_ingested_at").alias("_mark"))
+    return rows.join(marks, "_record_id").where(F.col("_mark") >= F.col("_row")).select("_record_id")
+
+
+def mark_vanished(ctx, source: SourceConfig, present: DataFrame, location: str) -> int:  # noqa: ANN001
+    """Give a tombstone to every record bronze holds (not deleted already) that the table no longer holds;
+    refuse, naming the source, when they would be more than jdbc.max_deleted_share of its records."""
+    store, table = ctx.store, bronze_table(source.name)
+    if not store.exists(table):
+        return 0
+    held_ids = store.read(table).select("_record_id").distinct()
+    alive = held_ids.join(tombstoned_ids(store, source), "_record_id", "left_anti").localCheckpoint()
+    gone = alive.join(present, "_record_id", "left_anti").localCheckpoint()
+    held, vanished = alive.count(), gone.count()
+    limit = source.jdbc.max_deleted_share if source.jdbc else 0.0
+    if vanished and vanished > limit * held:
+        raise C360Error(f"source {source.name}: {vanished:,} of its {held:,} records are no longer in {location}, more "
+                        f"than jdbc.max_deleted_share ({limit:.0%}); none was marked deleted. An empty or broken table "
+                        "or view? Raise the share if they really were deleted.")
+    if vanished:
+        at = F.lit(datetime.now(timezone.utc)).cast("timestamp")
+        stones = gone.select("_record_id", F.lit(None).cast("timestamp").alias("_updated_at"), at.alias("_ingested_at"),
+                             F.lit(ctx.run_id).alias("_run_id"))
+        store.append(stones, source.vanished_table, txn=_txn(ctx, "vanished", source))
+    return vanished
 
 
 def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: dict[str, int],  # noqa: ANN001

@@ -4,8 +4,8 @@ Batch 1 is the initial load. A later batch (``--delta``) adds new people, change
 (same source ids, newer timestamps) and adds new events, in new files beside the old ones, so an incremental
 run picks up just that batch. The changes are what an identity graph has to follow: a new e-mail or a move,
 a phone filled in where it was missing (which can bridge two customers into one), a CRM contact id re-used
-for someone else (which splits a customer), and loyalty members erased at the source (deleted records). The
-batch's truth lists every changed record with its owner now, deleted ones flagged. Every source draws from its own seeded stream, so a
+for someone else (which splits a customer), loyalty members erased at the source (`status` deleted) and CRM
+contacts deleted (listed in the CRM's deletion export, `crm/deleted_contacts_bNN.csv`). The batch's truth lists every changed record with its owner now, deleted ones flagged. Every source draws from its own seeded stream, so a
 delta batch can rebuild batch 1's record ids without regenerating its events.
 """
 
@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from c360.datagen import sources as src
 from c360.datagen.population import Pools, build_pools, generate_population
 
-STREAMS = ("crm", "shop", "orders", "loyalty", "tickets", "social", "posts", "web", "changes")
+STREAMS = ("crm", "shop", "orders", "loyalty", "tickets", "social", "posts", "web", "changes", "crm-deletions")
 BATCH1 = src.Window(1, datetime(2023, 1, 1), datetime(2025, 6, 30))
 DELTA_DAYS = 30
 NEW_PEOPLE_SHARE = 0.05
@@ -134,6 +134,8 @@ class PersonSources:
     loyalty: pd.DataFrame
     profiles: list[dict]
     truth: dict[str, pd.DataFrame]
+    # the CRM's deletion log: (contact_id, deleted_at) of contacts deleted in this batch
+    deleted_contacts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["contact_id", "deleted_at"]))
 
 
 def person_sources(people: pd.DataFrame, pools: Pools, seed: int, win: src.Window) -> PersonSources:
@@ -192,9 +194,21 @@ def changed_records(base: PersonSources, people: pd.DataFrame, pools: Pools, see
     erased = rng.random(len(loyalty)) < DELETED_SHARE
     loyalty.loc[erased, "status"] = "deleted"
     truth["loyalty_members"]["deleted"] = truth["loyalty_members"]["source_record_id"].isin(set(loyalty.loc[erased, "card_number"]))
+    contacts, deleted = _delete_contacts(contacts, truth["crm_contacts"], stream(seed, win.batch, "crm-deletions"), stamp)
     newcomers = reassign(contacts, truth["crm_contacts"], rng, seed, win, pools)
-    return PersonSources(base.accounts.iloc[0:0], contacts, customers, loyalty, [], truth), pd.concat(
+    return PersonSources(base.accounts.iloc[0:0], contacts, customers, loyalty, [], truth, deleted), pd.concat(
         [chosen, newcomers], ignore_index=True)
+
+
+def _delete_contacts(contacts: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator,
+                     stamp: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Delete DELETED_SHARE of the changed CRM contacts: the CRM logs them in its deletion export instead of
+    exporting them again (the truth flags them deleted). Returns the contacts left and the deletion log."""
+    erased = rng.random(len(contacts)) < DELETED_SHARE
+    log = pd.DataFrame({"contact_id": contacts.loc[erased, "contact_id"].to_numpy(),
+                        "deleted_at": (stamp + pd.Timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")})
+    truth["deleted"] = truth["source_record_id"].isin(set(log["contact_id"].astype(str)))
+    return contacts[~erased].copy(), log
 
 
 def _owner_attr(base: PersonSources, source: str, people: dict[str, dict], attr: str) -> dict[str, object]:
@@ -232,6 +246,7 @@ def concat(a: PersonSources, b: PersonSources) -> PersonSources:
         pd.concat([a.customers, b.customers], ignore_index=True), pd.concat([a.loyalty, b.loyalty], ignore_index=True),
         a.profiles + b.profiles,
         {k: pd.concat([a.truth.get(k), b.truth.get(k)], ignore_index=True) for k in a.truth | b.truth},
+        pd.concat([a.deleted_contacts, b.deleted_contacts], ignore_index=True),
     )
 
 
@@ -277,6 +292,9 @@ def generate(people: int, out: Path | str, seed: int = 42, batch: int = 1, fract
 def _write_people(p: PersonSources, out: Path, tag: str, manifest: Manifest) -> None:
     manifest.add("crm_accounts", write_csv(p.accounts, out / "crm" / f"accounts_{tag}.csv"), len(p.accounts), out)
     manifest.add("crm_contacts", write_csv(p.contacts, out / "crm" / f"contacts_{tag}.csv"), len(p.contacts), out)
+    if len(p.deleted_contacts):
+        manifest.add("crm_contacts_deleted", write_csv(p.deleted_contacts, out / "crm" / f"deleted_contacts_{tag}.csv"),
+                     len(p.deleted_contacts), out)
     manifest.add("shop_customers", write_parquet(_utc(p.customers, "registered_at", "updated_at"),
                                                  out / "shop" / f"customers_{tag}.parquet"), len(p.customers), out)
     manifest.add("loyalty_members", write_csv(p.loyalty, out / "loyalty" / f"members_{tag}.csv", sep=";"),

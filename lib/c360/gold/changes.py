@@ -86,7 +86,8 @@ def rewritten(store: TableStore, table: str, since: int) -> str | None:
     """Why `table`'s changes after version `since` are not row-level (a full silver run overwrites it, and
     its feed then lists every row); None when they are."""
     commit = store.refused_since(table, since, lambda c: c.operation.startswith(ROW_LEVEL))
-    return commit and f"{table} was written whole since the last run ({commit.operation} at version {commit.version})"
+    return commit and (f"{table} was written whole or restored since the last run "
+                       f"({commit.operation} at version {commit.version})")
 
 
 def changed_customers(identity: DataFrame, records: DataFrame, identity_map: DataFrame) -> DataFrame:

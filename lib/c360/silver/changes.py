@@ -4,8 +4,8 @@ Bronze only ever appends (each version of a record is a row; see person_records.
 records that changed since the bronze versions the last silver run read are those with a row committed
 after them, told by the bronze run that wrote it (`_run_id`; a compaction keeps it): their ids are read
 once, their newest version is standardised again, and the result replaces
-them in `silver.person_records` (a record whose newest version meets the source's `deleted` condition
-leaves). A run takes only the changes when the last run read the same person sources with the same
+them in `silver.person_records` (a record whose newest version meets the source's `deleted` condition,
+or has a tombstone of one of its deletions sources at or after it, leaves; a new tombstone changes its record). A run takes only the changes when the last run read the same person sources with the same
 settings and model and every bronze table since then was only appended to; anything else (a new source,
 changed field mappings or silver settings, a new model version, a bronze table rewritten, a missing silver
 table, `--full-refresh`) recomputes every record, and the run summary says why. Events (interaction sources)
@@ -29,6 +29,8 @@ from c360.storage import Commit, TableStore
 BASE_TABLES = {"person": ("silver.person_records", "silver.identity_map", "silver.scored_pairs"),
                "event": ("silver.interactions",)}
 VERSIONS = {"person": "bronze_versions", "event": "event_versions"}
+# the bronze columns of a deletions source's rows that silver reads (see person_records.tombstoned)
+TOMBSTONE = ("_record_id", "_updated_at", "_ingested_at")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mappi
     if last.get("settings_fingerprint") != settings:
         return Plan(None, "field mappings, silver settings or the model version changed since the last run")
     before = last[key]
-    if set(before) != set(versions):
+    if set(before) - set(versions):
         return Plan(None, f"the {kind} sources changed since the last run")
     missing = [t for t in BASE_TABLES[kind] if not store.exists(t)]
     if missing:
@@ -93,7 +95,10 @@ def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mappi
         if why:
             return Plan(None, why)
     runs, why = _runs_read(store, before)
-    return Plan(runs, why) if runs is not None else Plan(None, why)
+    if runs is None:
+        return Plan(None, why)
+    # a configured source whose first rows landed since the last run (its files came later): all of them are new
+    return Plan(runs | {t: () for t in versions if t not in before}, why)
 
 
 def _runs_read(store: TableStore, versions: Mapping[str, int]) -> tuple[dict[str, tuple[str, ...]] | None, str]:
@@ -122,13 +127,19 @@ def changed_rows(store: TableStore, table: str, earlier: tuple[str, ...]) -> tup
 
 
 def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str, tuple[str, ...]],
-              default_country: str) -> Increment:
-    """The person records of `sources` with a row from a bronze run the last run had not read (`since`: the
-    runs it had read, per table), standardised."""
+              default_country: str, tombstones: Mapping[str, list[str]] | None = None) -> Increment:
+    """The person records of `sources` with a row, or a tombstone, from a bronze run the last run had not
+    read (`since`: the runs it had read, per table), standardised; `tombstones`: the bronze tables of each
+    person source's deletions sources."""
     upserts, changed = [], []
     for source in sources:
         table = f"bronze.{source.name}"
-        rows, ids = changed_rows(store, table, since[table])
-        upserts.append(person_records(rows, source, default_country))
+        deletions = (tombstones or {}).get(source.name, [])
+        ids = reduce(DataFrame.union, [changed_ids(store, t, since[t]) for t in (table, *deletions)])
+        ids = ids.distinct().localCheckpoint()
+        stones = (reduce(DataFrame.unionByName, [store.read(t).select(*TOMBSTONE) for t in deletions])
+                  .join(ids, "_record_id", "left_semi") if deletions else None)
+        rows = store.read(table).join(ids, "_record_id", "left_semi")
+        upserts.append(person_records(rows, source, default_country, stones))
         changed.append(ids.select(F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key")))
     return Increment(reduce(DataFrame.unionByName, upserts), reduce(DataFrame.unionByName, changed))

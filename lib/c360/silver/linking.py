@@ -89,8 +89,7 @@ def register_term_frequencies(ctx: RunContext, backend: LinkageBackend, linker: 
     """Score with the model version's term frequencies, so a pair scores the same whatever other records
     the run holds (an incremental run's kept pairs agree with a full run's)."""
     for frequencies in model_term_frequencies(model, keys).values():
-        lookup = term_frequencies.lookup(ctx.spark, keys, frequencies).localCheckpoint()
-        backend.register_term_frequencies(linker, frequencies.column, lookup)
+        backend.register_term_frequencies(linker, frequencies.column, term_frequencies.lookup(ctx.spark, keys, frequencies))
 
 
 def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec,

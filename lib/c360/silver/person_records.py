@@ -1,7 +1,7 @@
 """`silver.person_records`: one row per source person record, canonical fields standardised.
 
 Pure transform of one person source's bronze rows: keep each record's latest version (bronze keeps every
-version) unless the source marks it deleted, map the source's columns onto canonical fields with the config's expressions, then standardise
+version) unless the source marks it deleted or a deletions source holds a tombstone for it, map the source's columns onto canonical fields with the config's expressions, then standardise
 (see `standardise`). The originals stay beside the match keys so gold can show what a source really said.
 """
 
@@ -33,11 +33,24 @@ def latest_versions(bronze: DataFrame) -> DataFrame:
     return bronze.withColumn("_n", F.row_number().over(order)).where("_n = 1").drop("_n")
 
 
-def live(latest: DataFrame, source: SourceConfig) -> DataFrame:
-    """The records whose newest version the source does not mark as deleted (its `deleted` condition)."""
-    if not source.deleted:
-        return latest
-    return latest.where(~F.coalesce(F.expr(source.deleted).cast("boolean"), F.lit(False)))
+def live(latest: DataFrame, source: SourceConfig, tombstones: DataFrame | None = None) -> DataFrame:
+    """The records whose newest version the source does not mark as deleted (its `deleted` condition) and
+    that have no tombstone at or after that version (see tombstoned)."""
+    if source.deleted:
+        latest = latest.where(~F.coalesce(F.expr(source.deleted).cast("boolean"), F.lit(False)))
+    return latest if tombstones is None else latest.join(tombstoned(latest, tombstones), "_record_id", "left_anti")
+
+
+def tombstoned(latest: DataFrame, tombstones: DataFrame) -> DataFrame:
+    """(_record_id) of the records of `latest` (their newest versions) that a tombstone of a deletions
+    source (bronze rows: _record_id, _updated_at, _ingested_at) deletes: one dated at or after the version
+    when both carry a time, else one that landed at or after it. A version newer than every tombstone
+    brings the record back; a tombstone that arrives late for an older version does not delete a newer one."""
+    t = tombstones.select("_record_id", F.col("_updated_at").alias("_t_at"), F.col("_ingested_at").alias("_t_landed"))
+    v = latest.select("_record_id", "_updated_at", "_ingested_at")
+    dated = F.col("_t_at").isNotNull() & F.col("_updated_at").isNotNull()
+    wins = F.when(dated, F.col("_t_at") >= F.col("_updated_at")).otherwise(F.col("_t_landed") >= F.col("_ingested_at"))
+    return v.join(t, "_record_id").where(wins).select("_record_id").distinct()
 
 
 def identifier_map(source: SourceConfig) -> Column:
@@ -104,6 +117,8 @@ def standardised(records: DataFrame, default_country: str) -> DataFrame:
     return out.select(*COLUMNS)
 
 
-def person_records(bronze: DataFrame, source: SourceConfig, default_country: str) -> DataFrame:
-    """Bronze rows of one person source -> its silver person records (one per live source record)."""
-    return standardised(mapped_fields(live(latest_versions(bronze), source), source), default_country)
+def person_records(bronze: DataFrame, source: SourceConfig, default_country: str,
+                   tombstones: DataFrame | None = None) -> DataFrame:
+    """Bronze rows of one person source -> its silver person records (one per live source record);
+    `tombstones`: the bronze rows of its deletions sources, if it has any."""
+    return standardised(mapped_fields(live(latest_versions(bronze), source, tombstones), source), default_country)

@@ -9,7 +9,8 @@ charts. A run takes only the records and events that changed since the last run 
 and says in its summary's `mode` which it did and why.
 
 A run whose inputs (bronze table versions, silver settings, model version) equal the last run's is skipped
-without a commit, so re-running unchanged input changes nothing.
+without a commit, so re-running unchanged input changes nothing. A run that died between its writes is
+undone by the next one before it runs (see recovery).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
 
-from c360 import progress
+from c360 import progress, recovery
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
@@ -54,17 +55,40 @@ def _landed(ctx: RunContext, *kinds: str) -> list[SourceConfig]:
     return [s for s in ctx.config.sources if s.kind in kinds and ctx.store.exists(f"bronze.{s.name}")]
 
 
+def tombstone_tables(ctx: RunContext) -> dict[str, list[str]]:
+    """The bronze tables of tombstones of each person source, by its name: its deletions sources' tables and,
+    for a database source with jdbc.detect_deletions, the tombstones of the rows that vanished."""
+    found: dict[str, list[str]] = {}
+    for deletions in _landed(ctx, "deletions"):
+        found.setdefault(deletions.of or "", []).append(f"bronze.{deletions.name}")
+    for source in _landed(ctx, "person"):
+        if source.vanished_table and ctx.store.exists(source.vanished_table):
+            found.setdefault(source.name, []).append(source.vanished_table)
+    return found
+
+
+def tombstones(ctx: RunContext, source: SourceConfig) -> DataFrame | None:
+    """The tombstones of `source`'s records (the rows of its tombstone tables), or None without any."""
+    tables = tombstone_tables(ctx).get(source.name)
+    return _union([ctx.store.read(t).select(*changes_module.TOMBSTONE) for t in tables]) if tables else None
+
+
 def all_person_records(ctx: RunContext) -> DataFrame:
     """silver.person_records of every person source that has landed in bronze."""
     sources = _landed(ctx, "person")
     if not sources:
         raise C360Error("silver: no person source has landed in bronze yet (run the bronze stage first)")
-    return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country) for s in sources])
+    return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country, tombstones(ctx, s))
+                   for s in sources])
 
 
 def bronze_versions(ctx: RunContext, *kinds: str) -> dict[str, int]:
-    """The bronze version of every landed source of these kinds, by table."""
-    return {f"bronze.{s.name}": ctx.store.version(f"bronze.{s.name}") for s in _landed(ctx, *kinds)}
+    """The bronze version of every landed source of these kinds, by table; person sources bring their
+    tombstone tables (see tombstone_tables)."""
+    tables = [f"bronze.{s.name}" for s in _landed(ctx, *kinds)]
+    if "person" in kinds:
+        tables += [t for found in tombstone_tables(ctx).values() for t in found]
+    return {t: ctx.store.version(t) for t in tables}
 
 
 def settings_fingerprint(ctx: RunContext, model_version: int | None) -> str:
@@ -123,7 +147,8 @@ def read_records(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame,
     """Every person record as this run sees it, and the increment when the plan takes only the changes."""
     if not plan.incremental:
         return all_person_records(ctx), None
-    found = changes_module.increment(ctx.store, _landed(ctx, "person"), plan.since, ctx.config.default_country)
+    found = changes_module.increment(ctx.store, _landed(ctx, "person"), plan.since, ctx.config.default_country,
+                                     tombstone_tables(ctx))
     found = changes_module.Increment(found.upserts.localCheckpoint(), found.changed.localCheckpoint())
     return found.apply(ctx.store.read(RECORDS)), found
 
@@ -163,11 +188,14 @@ def run_silver(ctx: RunContext) -> dict:
     skip without a commit when nothing they depend on changed."""
     folder = model_store.model_dir(ctx.config)
     current = model_store.latest(folder)
+    last = last_summary(ctx.store, RUNS)
+    # a run that died between its writes is undone first, then its changes are taken again
+    undone = recovery.undo_unfinished(ctx.store, (last or {}).get("outputs", {}))
+    recovered = {"recovered": {"restored": undone}} if undone else {}
     print_fp = fingerprint(ctx, current.version if current else None)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
-        return {"status": "unchanged (same bronze versions, settings and model)"}
+        return {"status": "unchanged (same bronze versions, settings and model)", **recovered}
     versions = bronze_versions(ctx, "person")
-    last = last_summary(ctx.store, RUNS)
     plan = changes_module.plan(ctx.store, last, settings_fingerprint(ctx, current.version if current else None),
                                versions, ctx.full_refresh)
     log.info("silver: %s (%s)", "incremental" if plan.incremental else "every record", plan.why)
@@ -182,7 +210,7 @@ def run_silver(ctx: RunContext) -> dict:
     result, linkage_summary, model, rescore = ({"summary": {}}, {}, current, None)
     if people_changed:
         result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch)
-    txn = Txn("c360/silver", ctx.run_number)
+    txn = recovery.transaction(ctx.store, Txn("c360/silver", ctx.run_number), undone)
     with watch.step("writes"):
         written = write_people(ctx, records, increment, result, txn) if people_changed else {"written": "nothing"}
     event_versions = bronze_versions(ctx, "interaction")
@@ -206,6 +234,8 @@ def run_silver(ctx: RunContext) -> dict:
         "model_version": model.version if model else None,
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
         "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
+        "outputs": recovery.finished_versions(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS]),
+        **recovered,
     }
     print_fp = fingerprint(ctx, model.version if model else None)
     runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),

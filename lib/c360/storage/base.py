@@ -246,6 +246,19 @@ class TableStore(ABC):
         "files_added": n}; a table with nothing to compact gets no commit."""
 
     @abstractmethod
+    def _restore(self, table: str, version: int) -> None: ...
+
+    def restore(self, table: str, version: int) -> bool:
+        """Make `table` hold what it held at `version` again (one RESTORE commit; later versions stay in its
+        history); True when it committed, False when the table is at that version already. A run that died
+        between two of its writes is undone this way before the next run redoes it."""
+        self.require(table)
+        if self.version(table) == version:
+            return False
+        self._restore(table, version)
+        return True
+
+    @abstractmethod
     def properties(self, table: str) -> dict[str, str]:
         """The table's properties (e.g. ``delta.enableChangeDataFeed``)."""
 

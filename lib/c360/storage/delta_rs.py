@@ -309,6 +309,9 @@ class DeltaRsStore(TableStore):
             dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True)
         return relative
 
+    def _restore(self, table: str, version: int) -> None:
+        self._table(table).restore(version)
+
     def properties(self, table: str) -> dict[str, str]:
         self.require(table)
         return dict(self._table(table).metadata().configuration)

@@ -147,6 +147,9 @@ class DeltaSparkStore(TableStore):
         self.require(table)
         return dict(DeltaTable.forPath(self.spark, self.path(table)).detail().first()["properties"] or {})
 
+    def _restore(self, table: str, version: int) -> None:
+        self._table(table).restoreToVersion(version)
+
     def _set_properties(self, table: str, properties: Mapping[str, str]) -> None:
         listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
         self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` SET TBLPROPERTIES ({listed})")

@@ -7,7 +7,7 @@ changed are upserted by the table's key, and a key the new table no longer has g
 every other column null) that the MERGE deletes. The feed then shows inserts, updates (pre- and post-image)
 and deletes of those rows only, and a table whose content did not change gets no commit at all.
 
-A tombstone is told from a row by `present`, a column every real row of the table fills. An incremental run
+A table made before the feed was on gets it on its next publish. A tombstone is told from a row by `present`, a column every real row of the table fills. An incremental run
 that knows which keys it recomputed publishes within that `scope` only, so the comparison reads those rows
 and not the whole table.
 """
@@ -89,6 +89,8 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
             raise ValueError(f"{table}: a scoped publish needs the table with these columns already there")
         store.overwrite(frame, table, txn=txn, properties=CHANGE_FEED)
         return {"written": "whole", "upserted": store.read(table).count(), "deleted": 0}
+    # a table made before c360 turned the feed on gets it now, so this and later changes are in its feed
+    store.set_properties(table, CHANGE_FEED)
     published = store.read(table)
     if scope is not None:
         published = published.join(scope.select(*key.keys).distinct(), list(key.keys), "left_semi")

@@ -52,3 +52,7 @@ class SparkBackend(LinkageBackend):
 
     def table(self, frame: DataFrame) -> object:
         return frame
+
+    def register_term_frequencies(self, linker: Linker, column: str, lookup: DataFrame) -> None:
+        # materialised once: Splink's queries read the lookup several times
+        super().register_term_frequencies(linker, column, lookup.localCheckpoint())

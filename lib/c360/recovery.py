@@ -6,11 +6,12 @@ the next run reads its own last output as state: the identity map as the previou
 the last run's links. A run that found the identity map already moved would record no merge and write no
 redirect.
 
-So each run records the versions of its tables when it finished (its summary's `outputs`), and the next run
-first restores every table that has data commits after that version (maintenance commits, such as a
-compaction, a vacuum or a property, do not count). It then takes the same changes again from the state the
-last finished run left. The run's Delta transaction version must then pass the dead run's, because a retry
-with the same run id would otherwise skip its writes as already done.
+So each run records, when it has finished, the versions of its tables and its Delta transaction version
+(its summary's `finished`). Every write of a run carries that transaction (app id and version). The next run
+first restores each table on which a later transaction of the same app committed: the dead run's. It leaves
+alone commits of anyone else, such as a compaction or a correction made by hand. It then takes the same
+changes again from the state the last finished run left. Its own transaction version must pass the dead
+run's, because a retry with the same run id would otherwise skip its writes as already done.
 """
 
 from __future__ import annotations
@@ -18,28 +19,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from c360.storage import Commit, TableStore, Txn
+from c360.storage import TableStore, Txn
 
 log = logging.getLogger(__name__)
-# operations that leave a table's rows as they were
-MAINTENANCE = ("OPTIMIZE", "VACUUM", "SET TBLPROPERTIES")
 
 
-def finished_versions(store: TableStore, tables: Iterable[str]) -> dict[str, int]:
-    """The current version of each of `tables` that exists: what a run records when it has finished."""
-    return {t: v for t in tables if (v := store.version(t)) is not None}
+def finished(store: TableStore, tables: Iterable[str], txn: Txn) -> dict:
+    """What a run records when it has finished: the current version of each of `tables` that exists, and
+    its transaction version."""
+    return {"versions": {t: v for t in tables if (v := store.version(t)) is not None}, "txn": txn.version}
 
 
-def _maintenance(commit: Commit) -> bool:
-    return commit.operation.startswith(MAINTENANCE)
-
-
-def undo_unfinished(store: TableStore, finished: Mapping[str, int]) -> dict[str, int]:
-    """Restore each table of `finished` (the last finished run's versions) that has data commits since:
-    those of a run that died midway. Returns {table: version restored to}."""
-    undone = {}
-    for table, version in sorted(finished.items()):
-        if store.exists(table) and store.refused_since(table, version, _maintenance) is not None:
+def undo_unfinished(store: TableStore, last: Mapping | None, app_id: str) -> dict[str, int]:
+    """Restore each table of the last finished run (`last`: what `finished` recorded, or None) on which a
+    later transaction of `app_id` committed: a run that died midway. Returns {table: version restored to}."""
+    undone: dict[str, int] = {}
+    if not last:
+        return undone
+    for table, version in sorted(last["versions"].items()):
+        done = store.txn_version(table, app_id) if store.exists(table) else None
+        if done is not None and done > last["txn"]:
             store.restore(table, version)
             undone[table] = version
     if undone:

@@ -38,6 +38,7 @@ from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 RUNS = "silver._runs"
+APP = "c360/silver"  # the Delta transaction app id of silver's writes (see recovery)
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
@@ -190,7 +191,7 @@ def run_silver(ctx: RunContext) -> dict:
     current = model_store.latest(folder)
     last = last_summary(ctx.store, RUNS)
     # a run that died between its writes is undone first, then its changes are taken again
-    undone = recovery.undo_unfinished(ctx.store, (last or {}).get("outputs", {}))
+    undone = recovery.undo_unfinished(ctx.store, (last or {}).get("finished"), APP)
     recovered = {"recovered": {"restored": undone}} if undone else {}
     print_fp = fingerprint(ctx, current.version if current else None)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
@@ -210,7 +211,7 @@ def run_silver(ctx: RunContext) -> dict:
     result, linkage_summary, model, rescore = ({"summary": {}}, {}, current, None)
     if people_changed:
         result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch)
-    txn = recovery.transaction(ctx.store, Txn("c360/silver", ctx.run_number), undone)
+    txn = recovery.transaction(ctx.store, Txn(APP, ctx.run_number), undone)
     with watch.step("writes"):
         written = write_people(ctx, records, increment, result, txn) if people_changed else {"written": "nothing"}
     event_versions = bronze_versions(ctx, "interaction")
@@ -234,7 +235,7 @@ def run_silver(ctx: RunContext) -> dict:
         "model_version": model.version if model else None,
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
         "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
-        "outputs": recovery.finished_versions(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS]),
+        "finished": recovery.finished(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS], txn),
         **recovered,
     }
     print_fp = fingerprint(ctx, model.version if model else None)

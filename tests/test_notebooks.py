@@ -21,7 +21,8 @@ def test_bronze_notebook(project_root: Path, tmp_path: Path, spark: SparkSession
     monkeypatch.setenv("C360_CONFIG", str(tmp_path / "conf" / "demo.yaml"))
     namespace = runpy.run_path(str(project_root / "notebooks" / "bronze_ingest.py"))
     sources = namespace["results"]["bronze"]["sources"]
-    assert {s["status"] for s in sources.values()} == {"ingested"}
+    # every source lands but the CRM's deletion export, which has no file before the first delta batch
+    assert {n: s["status"] for n, s in sources.items() if s["status"] != "ingested"} == {"crm_contacts_deleted": "up to date"}
     assert namespace["store"].exists("bronze.web_events")
 
 

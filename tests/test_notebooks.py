@@ -12,22 +12,8 @@ from pyspark.sql import SparkSession
 from c360.datagen.generate import generate
 
 
-def test_bronze_notebook(project_root: Path, tmp_path: Path, spark: SparkSession,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
-    generate(40, tmp_path / "demo" / "landing", seed=1)
-    demo = yaml.safe_load((project_root / "conf" / "demo.yaml").read_text())
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "demo.yaml").write_text(yaml.safe_dump({**demo, "engine": "delta-rs"}))
-    monkeypatch.setenv("C360_CONFIG", str(tmp_path / "conf" / "demo.yaml"))
-    namespace = runpy.run_path(str(project_root / "notebooks" / "bronze_ingest.py"))
-    sources = namespace["results"]["bronze"]["sources"]
-    # every source lands but the CRM's deletion export, which has no file before the first delta batch
-    assert {n: s["status"] for n, s in sources.items() if s["status"] != "ingested"} == {"crm_contacts_deleted": "up to date"}
-    assert namespace["store"].exists("bronze.web_events")
-
-
-def test_silver_and_gold_notebooks(project_root: Path, tmp_path: Path, spark: SparkSession,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_notebooks_run_in_order(project_root: Path, tmp_path: Path, spark: SparkSession,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Bronze, silver, gold on a small population; the model comes from tests/silver/data (no training)."""
     import shutil
 
@@ -43,7 +29,11 @@ def test_silver_and_gold_notebooks(project_root: Path, tmp_path: Path, spark: Sp
     (tmp_path / "conf" / "demo.yaml").write_text(yaml.safe_dump({**demo, "engine": "delta-rs"}))
     monkeypatch.setenv("C360_CONFIG", str(tmp_path / "conf" / "demo.yaml"))
     monkeypatch.setenv("C360_TRUTH", str(tmp_path / "demo" / "landing" / "truth" / "person_records_b01.csv"))
-    runpy.run_path(str(project_root / "notebooks" / "bronze_ingest.py"))
+    bronze = runpy.run_path(str(project_root / "notebooks" / "bronze_ingest.py"))
+    sources = bronze["results"]["bronze"]["sources"]
+    # every source lands but the CRM's deletion export, which has no file before the first delta batch
+    assert {n: s["status"] for n, s in sources.items() if s["status"] != "ingested"} == {"crm_contacts_deleted": "up to date"}
+    assert bronze["store"].exists("bronze.web_events")
     namespace = runpy.run_path(str(project_root / "notebooks" / "silver_identity.py"))
     assert namespace["results"]["silver"]["model_version"] == 1
     assert namespace["quality"]["records_only_in_truth"] == 0

@@ -82,7 +82,9 @@ def test_spark_jobs_are_named_after_the_run_stage_and_step(spark: SparkSession) 
 def test_a_run_without_a_terminal_logs_steps_to_stderr_and_json_to_stdout(project_root: Path, tmp_path: Path) -> None:
     generate(20, tmp_path / "landing", seed=2)
     config = tmp_path / "c360.yaml"
-    config.write_text(yaml.safe_dump(demo_config(project_root, tmp_path)))
+    # a person source (e-mails and phones that must stay out of the log), its deletion export, and clickstream
+    doc = demo_config(project_root, tmp_path, sources=("crm_contacts", "crm_contacts_deleted", "web_events"))
+    config.write_text(yaml.safe_dump(doc))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_GATEWAY")}
     proc = subprocess.run([sys.executable, "-m", "c360.cli", "run", "--config", str(config), "--stage", "bronze"],
                           capture_output=True, text=True, env=env, timeout=600)

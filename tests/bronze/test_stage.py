@@ -4,6 +4,7 @@ generator's manifest per source, a re-run commits nothing, a delta batch adds ex
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -16,11 +17,22 @@ from c360.session import EngineChoice
 from c360.storage import open_store
 
 
-def demo_config(project_root: Path, root: Path, engine: str = "delta-rs") -> dict:
+def demo_config(project_root: Path, root: Path, engine: str = "delta-rs", sources: Sequence[str] = ()) -> dict:
+    """conf/demo.yaml over `root`'s landing folder and warehouse; with `sources`, only those sources (and gold
+    settings that name no other)."""
     doc = yaml.safe_load((project_root / "conf" / "demo.yaml").read_text())
     for source in doc["sources"]:
         source["path"] = source["path"].replace("../demo/landing", str(root / "landing"))
     doc.update(warehouse=str(root / "warehouse"), engine=engine)
+    if sources:
+        doc["sources"] = [s for s in doc["sources"] if s["name"] in sources]
+        gold = doc["gold"]
+        if gold.get("accounts", {}).get("source") not in sources:
+            gold.pop("accounts", None)
+        for rule in gold["survivorship"].values():
+            kept = [s for s in rule.pop("sources", ()) if s in sources]
+            if kept:
+                rule["sources"] = kept
     return doc
 
 

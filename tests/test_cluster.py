@@ -108,10 +108,12 @@ def packed_env(project_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return env / "bin" / "python", archive
 
 
-def _config(project_root: Path, root: Path, engine: str) -> Path:
+def _config(project_root: Path, root: Path, engine: str, stage: str) -> Path:
     # what needs the executors' environment: person sources that Splink links (the phone parser's Python
-    # workers, Splink's similarity jar), a reference source joined into gold, clickstream (cookie stitching)
-    sources = ("crm_accounts", "crm_contacts", "shop_customers", "social_profiles", "web_events")
+    # workers, Splink's similarity jar), a reference source joined into gold, clickstream (cookie stitching);
+    # bronze alone lands a person source and clickstream
+    sources = ("crm_accounts", "crm_contacts", "shop_customers", "social_profiles", "web_events") \
+        if stage == "all" else ("crm_contacts", "web_events")
     doc = demo_config(project_root, root, engine, sources=sources)
     doc["warehouse_shared"] = True   # master, worker and driver share this machine's disk
     models = root / "models"
@@ -135,7 +137,7 @@ def test_the_pipeline_runs_on_a_standalone_cluster(engine: str, stage: str, clus
         pytest.skip("Delta's Spark connector jars are not available (C360_DELTA_JARS)")
     python, archive = packed_env
     generate(60, tmp_path / "landing", seed=3)
-    config = _config(project_root, tmp_path, engine)
+    config = _config(project_root, tmp_path, engine, stage)
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.master, "--conf", "spark.ui.enabled=false",
                "--archives", f"{archive}#environment", "--conf", "spark.pyspark.python=./environment/bin/python",
                "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.executor.memory=1500m"]

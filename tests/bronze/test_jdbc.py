@@ -147,3 +147,26 @@ def test_rows_that_vanish_from_a_table_get_tombstones_and_come_back_when_they_re
     with pytest.raises(C360Error, match="source crm_db: 2 of its 2 records are no longer in .* jdbc.max_deleted_share"):
         ingest()
     assert live() == ["C1", "C2"], "nothing marked deleted"
+
+
+def test_a_deleted_row_restored_with_its_old_update_time_lands_again(
+        postgres: dict, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watermark source reads only rows changed since its last run; a row deleted and then restored from a
+    backup keeps its old `updated_at`, below the watermark, and must still come back."""
+    ingest, store, config = _crm_db(postgres, spark, tmp_path, monkeypatch, {"updated_at": "modified_at"},
+                                    {"detect_deletions": True})
+    ctx = RunContext(config, spark, store, EngineChoice("delta-rs", "test"), new_run_id())
+
+    def live() -> list[str]:
+        bronze = store.read("bronze.crm_db")
+        return sorted(r.source_record_id for r in person_records(bronze, config.sources[0], "DE",
+                                                                 tombstones(ctx, config.sources[0])).collect())
+
+    ingest()
+    sql(postgres, "DELETE FROM contacts WHERE contact_id = 'C2';"
+                  "INSERT INTO contacts VALUES ('C3', 'Jo', 'j@x.de', '2024-02-02 10:00');")
+    assert ingest().deleted == 1 and live() == ["C1", "C3"]
+    sql(postgres, "INSERT INTO contacts VALUES ('C2', 'Anna', 'a@x.de', '2024-01-02 10:00');")
+    back = ingest()
+    assert (back.written, back.deleted) == (1, 0) and live() == ["C1", "C2", "C3"]
+    assert ingest().status == "up to date", "once back, the row is not read again"

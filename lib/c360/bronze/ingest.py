@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -171,7 +171,9 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
     location = jdbc_location(jdbc.url, jdbc.table, jdbc.query)
     previous = ledger_mod.last_watermark(ctx.store, source.name, location)
     try:
-        records = read_jdbc(ctx.spark, jdbc_options(source), source.updated_at, previous, location)
+        present = present_ids(ctx.spark, jdbc_options(source), source.id).localCheckpoint() \
+            if source.vanished_table else None
+        records = read_jdbc(ctx.spark, jdbc_options(source), location, _rows_wanted(ctx, source, previous, present))
         checked = apply_contract(records.withColumn("_file_checksum", F.lit(None).cast("string")), source,
                                  ctx.config.bronze)
     except C360Error:
@@ -200,11 +202,25 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
             result.status, result.written, result.files_new = "ingested", total - bad, 1
     finally:
         checked.unpersist()
-    if source.vanished_table:
-        result.deleted = mark_vanished(ctx, source, present_ids(ctx.spark, jdbc_options(source), source.id), location)
+    if present is not None:
+        result.deleted = mark_vanished(ctx, source, present, location)
         result.status = "ingested" if result.deleted else result.status
     result.seconds = round(time.monotonic() - started, 2)
     return result
+
+
+def _rows_wanted(ctx, source: SourceConfig, since: str | None, present: DataFrame | None) -> Column | None:  # noqa: ANN001
+    """Which rows of a database table to read: every row the first time or without `updated_at`; then the
+    rows changed since the watermark, and the rows of records deleted in bronze that the table holds again,
+    whatever their `updated_at` (a row restored from a backup keeps its old one). When any came back, the
+    filter on their ids is not pushed down and Spark reads the rows older than the watermark too."""
+    if not (source.updated_at and since):
+        return None
+    wanted = F.expr(source.updated_at) >= F.lit(since).cast("timestamp")
+    if present is None:
+        return wanted
+    back = [r["_record_id"] for r in present.join(tombstoned_ids(ctx.store, source), "_record_id", "left_semi").collect()]
+    return wanted | F.trim(F.expr(source.id).cast("string")).isin(back) if back else wanted
 
 
 def present_ids(spark, options: dict[str, str], id_expression: str) -> DataFrame:  # noqa: ANN001

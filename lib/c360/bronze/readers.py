@@ -248,13 +248,12 @@ def jdbc_location(url: str, table: str | None, query: str | None) -> str:
     return f"{url.split('?')[0]}#{table or 'query'}"
 
 
-def read_jdbc(spark: SparkSession, options: dict[str, str], updated_at: str | None, since: str | None,
-              location: str) -> DataFrame:
-    """Rows of a database table or query; with a watermark, only rows whose `updated_at` is at or after it
-    (the filter is pushed down to the database when `updated_at` is a plain column)."""
+def read_jdbc(spark: SparkSession, options: dict[str, str], location: str, where: Column | None = None) -> DataFrame:
+    """Rows of a database table or query, those `where` holds only (Spark pushes the filter down to the
+    database where it can: a comparison of a plain column)."""
     frame = spark.read.format("jdbc").options(**options).load()
-    if updated_at and since:
-        frame = frame.where(F.expr(updated_at) >= F.lit(since).cast("timestamp"))
+    if where is not None:
+        frame = frame.where(where)
     frame = frame.withColumn("_seq", F.monotonically_increasing_id())
     return frame.select(
         *[F.col(f"`{c}`") for c in frame.columns if c != "_seq"], F.lit(location).alias("_source_file"),

@@ -1,9 +1,9 @@
 """Incremental runs: batches taken one at a time (only their changed records standardised and scored, only
 the part of the graph they reach clustered again, only the events they bring stitched) give the same person
 records, the same partition of records into customers and the same interactions as a full run over all the
-input at once with the same model (that run on the embedded engine), on both Delta engines; gold, recomputed after each batch for the
-customers the batch reaches only, equals gold computed whole from the same silver; a batch taken twice
-changes nothing, and new events alone leave the person tables as they are."""
+input at once with the same model (that run on the embedded engine), on both Delta engines; gold,
+recomputed after each batch for the customers the batch reaches only, equals gold computed whole from the
+same silver; a batch taken twice changes nothing, and new events alone leave the person tables as they are."""
 
 from __future__ import annotations
 

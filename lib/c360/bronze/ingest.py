@@ -220,13 +220,18 @@ def _rows_wanted(ctx, source: SourceConfig, since: str | None, present: DataFram
     if present is None:
         return wanted
     back = [r["_record_id"] for r in present.join(tombstoned_ids(ctx.store, source), "_record_id", "left_semi").collect()]
-    return wanted | F.trim(F.expr(source.id).cast("string")).isin(back) if back else wanted
+    return wanted | _table_record_id(source.id).isin(back) if back else wanted
+
+
+def _table_record_id(id_expression: str) -> Column:
+    """A database row's record id as bronze keeps it (`_record_id`): the id expression as trimmed text."""
+    return F.trim(F.expr(id_expression).cast("string"))
 
 
 def present_ids(spark, options: dict[str, str], id_expression: str) -> DataFrame:  # noqa: ANN001
     """Every record id the database table holds now (Spark reads just the id's columns)."""
     table = spark.read.format("jdbc").options(**options).load()
-    ids = table.select(F.trim(F.expr(id_expression).cast("string")).alias("_record_id"))
+    ids = table.select(_table_record_id(id_expression).alias("_record_id"))
     return ids.where(F.col("_record_id").isNotNull() & (F.col("_record_id") != "")).distinct()
 
 

@@ -144,6 +144,21 @@ def test_delete_by_predicate(store: TableStore, spark: SparkSession) -> None:
     assert_rows(store.read("gold.d"), rows(spark, [(1, "a", 10)]))
 
 
+def test_row_count_follows_every_kind_of_write(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [], SCHEMA), "gold.n")
+    assert store.row_count("gold.n") == 0
+    store.append(rows(spark, [(1, "a", 10), (2, "b", 20)]), "gold.n")
+    store.append(rows(spark, [(3, "c", 30)]), "gold.n")
+    assert store.row_count("gold.n") == 3
+    store.merge(rows(spark, [(3, "c", 31), (4, "d", 40)]), "gold.n", MergeSpec(keys=("id",)))
+    store.delete("gold.n", "id = 1")
+    assert store.row_count("gold.n") == store.read("gold.n").count() == 3
+    store.overwrite(rows(spark, [(9, "z", 90)]), "gold.n")
+    assert store.row_count("gold.n") == 1
+    with pytest.raises(TableNotFoundError, match="gold.absent"):
+        store.row_count("gold.absent")
+
+
 def test_retried_writes_are_applied_once(store: TableStore, spark: SparkSession) -> None:
     run = Txn("c360:test-run", 7)
     assert not store.append(rows(spark, [(1, "a", 10)]), "bronze.idem", txn=run).skipped

@@ -114,8 +114,10 @@ def _failure_message(source: SourceConfig, checked: DataFrame, bad: int, total: 
     return "\n".join(lines)
 
 
-def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = None) -> SourceResult:  # noqa: ANN001
-    """Ingest the new files of one source (see the module docstring); `landed` overrides the listing."""
+def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = None,  # noqa: ANN001
+                  known: dict[str, tuple[str, int]] | None = None) -> SourceResult:
+    """Ingest the new files of one source (see the module docstring); `landed` overrides the listing, `known`
+    (the source's ledger entries: ledger.known_files) saves reading the ledger again."""
     if source.format == "jdbc":
         return ingest_jdbc(ctx, source)
     started = time.monotonic()
@@ -123,7 +125,9 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
     result = SourceResult(source.name)
     if landed is None:
         landed, result.files_vanished = land(source.path or "")
-    todo = ledger_mod.plan(landed, ledger_mod.known_files(store, source.name))
+    if known is None:
+        known = ledger_mod.known_files(store, [source.name])[source.name]
+    todo = ledger_mod.plan(landed, known)
     result.files_unchanged, result.files_changed = len(todo.unchanged), len(todo.changed)
     if todo.changed and settings.on_changed_file == "error":
         raise C360Error(f"source {source.name}: file(s) changed content under the same name: "

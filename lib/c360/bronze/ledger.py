@@ -39,14 +39,18 @@ class Plan:
     changed: list[str] = field(default_factory=list)
 
 
-def known_files(store: TableStore, source: str) -> dict[str, tuple[str, int]]:
-    """path -> (checksum, file_version) of the newest ledger entry per file of `source`."""
-    if not store.exists(LEDGER):
-        return {}
-    rows = (store.read(LEDGER).where(F.col("source") == source)
-            .groupBy("file_path").agg(F.max_by(F.struct("checksum", "file_version"), "file_version").alias("last"))
+def known_files(store: TableStore, sources: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
+    """source -> path -> (checksum, file_version) of the newest ledger entry per file of each of `sources`,
+    read in one pass (a bronze run plans every source's files from it)."""
+    known: dict[str, dict[str, tuple[str, int]]] = {name: {} for name in sources}
+    if not store.exists(LEDGER) or not sources:
+        return known
+    rows = (store.read(LEDGER).where(F.col("source").isin(*sources))
+            .groupBy("source", "file_path").agg(F.max_by(F.struct("checksum", "file_version"), "file_version").alias("last"))
             .collect())
-    return {r["file_path"]: (r["last"]["checksum"], r["last"]["file_version"]) for r in rows}
+    for r in rows:
+        known[r["source"]][r["file_path"]] = (r["last"]["checksum"], r["last"]["file_version"])
+    return known
 
 
 def last_watermark(store: TableStore, source: str, location: str) -> str | None:

@@ -130,7 +130,7 @@ def run_gold(ctx: RunContext) -> dict:
         short = name.split(".")[1]
         with watch.step(f"write {name}"):
             published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn, scope=built.scopes.get(name))
-            written[short] = ctx.store.read(name).count()
+            written[short] = ctx.store.row_count(name)
         log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
     unresolved = (ctx.store.read(build.UNRESOLVED).groupBy("reason").count().collect()
                   if build.UNRESOLVED in tables else [])

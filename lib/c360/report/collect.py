@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360.silver.figures import linkage_figures
 from c360.storage import TableStore
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def table_counts(store: TableStore) -> dict[str, dict[str, int]]:
     for name in store.list_tables():
         layer, table = name.split(".", 1)
         if layer in counts and not table.startswith("_"):
-            counts[layer][table] = store.read(name).count()
+            counts[layer][table] = store.row_count(name)
     return counts
 
 
@@ -60,18 +60,6 @@ def last_summary(store: TableStore, runs_table: str) -> dict | None:
     return None if row is None else {"run_id": row["run_id"], **json.loads(row["summary"])}
 
 
-def histogram(values: DataFrame, column: str, width: float) -> list[list[float]]:
-    """[bin start, count] of a numeric column in bins of `width`."""
-    bins = values.select((F.floor(F.col(column) / width) * width).alias("bin")).where("bin is not null")
-    return [[float(r["bin"]), int(r["count"])] for r in bins.groupBy("bin").count().orderBy("bin").collect()]
-
-
-def cluster_sizes(identity: DataFrame) -> list[list[int]]:
-    """[records per customer, customers] over the identity map."""
-    sizes = identity.groupBy("customer_id").count().groupBy(F.col("count").alias("size")).count().orderBy("size")
-    return [[int(r["size"]), int(r["count"])] for r in sizes.collect()]
-
-
 def linkage(store: TableStore) -> dict:
     """The latest silver figures: its summary, the match-weight histogram and the cluster sizes."""
     silver = last_summary(store, "silver._runs")
@@ -82,11 +70,11 @@ def linkage(store: TableStore) -> dict:
     found = {k: silver[k] for k in keep if k in silver}
     found["backend"] = silver.get("linkage", {}).get("backend")
     found["warning"] = silver.get("linkage", {}).get("warning")
-    if store.exists("silver.match_pairs"):
-        found["match_weights"] = histogram(store.read("silver.match_pairs"), "match_weight", 1.0)
-    if store.exists("silver.identity_map"):
-        found["cluster_sizes"] = cluster_sizes(store.read("silver.identity_map"))
-    return found
+    figures = silver.get("figures")
+    if figures is None:  # recorded by silver runs of earlier versions: computed here
+        tables = [store.read(t) if store.exists(t) else None for t in ("silver.match_pairs", "silver.identity_map")]
+        figures = linkage_figures(*tables)
+    return {**found, **figures}
 
 
 def stages(results: dict[str, dict]) -> dict[str, dict]:

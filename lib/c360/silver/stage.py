@@ -27,6 +27,7 @@ from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.silver import changes as changes_module, model as model_store
+from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
 from c360.silver.linking import link_people
 from c360.silver.person_records import person_records
@@ -226,14 +227,15 @@ def run_silver(ctx: RunContext) -> dict:
             "person_records_written": written, "events_incremental": event_plan.incremental, "events_why": event_plan.why,
             "interactions_written": events_written}
     summary = {
-        "person_records": identity.count(),
+        "person_records": ctx.store.row_count(IDENTITY),
         "customers": identity.select("customer_id").distinct().count(),
-        "match_pairs": ctx.store.read(MATCH_PAIRS).count(),
-        "hub_identifiers": ctx.store.read(HUBS).count(),
-        "interactions": events.count() if events is not None else 0,
+        "match_pairs": ctx.store.row_count(MATCH_PAIRS),
+        "hub_identifiers": ctx.store.row_count(HUBS),
+        "interactions": ctx.store.row_count(INTERACTIONS) if events is not None else 0,
         "cookies_with_several_logins": cookies_with_several_logins(events) if events is not None else 0,
         "model_version": model.version if model else None,
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
+        "figures": linkage_figures(ctx.store.read(MATCH_PAIRS), identity),
         "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
         "finished": recovery.finished(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS], txn),
         **recovered,

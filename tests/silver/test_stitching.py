@@ -63,24 +63,29 @@ def test_shared_value_with_contradicting_names_is_no_proof(spark: SparkSession) 
 
 
 def test_edges_since_a_change_equal_the_edges_computed_afresh(spark: SparkSession) -> None:
-    """A changed e-mail, a deleted record, and a new record that makes a phone a hub: the edges of two
-    records that did not change disappear with it."""
+    """A changed e-mail, a deleted record, a new record that makes a phone a hub (the edges of two records
+    that did not change disappear with it), and a changed phone that ends a hub (two records that did not
+    change link by it now)."""
     rules = {"email": 3, "phone": 2}
     before = spark.createDataFrame([
         ("a", "x@e.de", None, None, None, None, {}), ("b", "x@e.de", None, None, None, None, {}),
         ("c", "y@e.de", None, None, None, None, {}), ("d", "z@e.de", "+4930", None, None, None, {}),
         ("e", None, "+4930", None, None, None, {}), ("g", "z@e.de", None, None, None, None, {}),
+        ("h1", None, "+4940", None, None, None, {}), ("h2", None, "+4940", None, None, None, {}),
+        ("h3", None, "+4940", None, None, None, {}),
     ], SCHEMA)
     after = spark.createDataFrame([
         ("a", "x@e.de", None, None, None, None, {}), ("c", "x@e.de", None, None, None, None, {}),
         ("d", "z@e.de", "+4930", None, None, None, {}), ("e", None, "+4930", None, None, None, {}),
         ("f", None, "+4930", None, None, None, {}), ("g", "z@e.de", None, None, None, None, {}),
+        ("h1", None, "+4940", None, None, None, {}), ("h2", None, "+4940", None, None, None, {}),
+        ("h3", None, "+4950", None, None, None, {}),
     ], SCHEMA)
     edges_before, hubs_before = deterministic_edges(before, rules)
-    changed = spark.createDataFrame([("b",), ("c",), ("f",)], "record_key string")
+    changed = spark.createDataFrame([("b",), ("c",), ("f",), ("h3",)], "record_key string")
     edges, hubs, focus = edges_since(after, rules, changed, hubs_before, edges_before)
     expected_edges, expected_hubs = deterministic_edges(after, rules)
     assert_df_equality(edges, expected_edges, ignore_row_order=True, ignore_nullable=True)
     assert_df_equality(hubs, expected_hubs, ignore_row_order=True, ignore_nullable=True)
-    assert sorted(r.record_key for r in focus.collect()) == ["b", "c", "d", "e", "f"]
-    assert sorted((r.record_key_l, r.record_key_r) for r in edges.collect()) == [("a", "c"), ("d", "g")]
+    assert sorted(r.record_key for r in focus.collect()) == ["b", "c", "d", "e", "f", "h1", "h2", "h3"]
+    assert sorted((r.record_key_l, r.record_key_r) for r in edges.collect()) == [("a", "c"), ("d", "g"), ("h1", "h2")]

@@ -20,8 +20,9 @@ COLUMNS = {"email": "email_key", "phone": "phone_e164", "login_id": "login_id", 
 PLACEHOLDERS = ("test@test.com", "noemail@noemail.com", "none@none.com", "no@email.com", "example@example.com")
 
 
-def identifier_values(records: DataFrame, identifiers: list[str]) -> DataFrame:
-    """(record_key, identifier, value) for every non-empty value of the given identifiers."""
+def _held_values(records: DataFrame, identifiers: list[str]) -> DataFrame:
+    """(record_key, identifier, value) for every non-empty value of the given identifiers, by a narrow pass
+    over `records` (a record holds at most one value per identifier)."""
     parts = []
     for name in identifiers:
         column = F.col(COLUMNS[name]) if name in COLUMNS else F.col("identifiers").getItem(name)
@@ -29,7 +30,12 @@ def identifier_values(records: DataFrame, identifiers: list[str]) -> DataFrame:
     values = parts[0]
     for part in parts[1:]:
         values = values.unionByName(part)
-    return values.where(F.col("value").isNotNull() & (F.trim("value") != "")).distinct()
+    return values.where(F.col("value").isNotNull() & (F.trim("value") != ""))
+
+
+def identifier_values(records: DataFrame, identifiers: list[str]) -> DataFrame:
+    """(record_key, identifier, value) for every non-empty value of the given identifiers."""
+    return _held_values(records, identifiers).distinct()
 
 
 def hubs(values: DataFrame, rules: Mapping[str, int]) -> DataFrame:
@@ -96,16 +102,28 @@ def edges_since(records: DataFrame, rules: Mapping[str, int], changed: DataFrame
     """The same edges and hubs as `deterministic_edges(records, rules)` from the last run's (`hubs_before`,
     `edges_before`) and the records that changed since (`changed`: record_key, deleted ones included): a
     pair's edge can only move when one of its records changed or a value it shares became a hub or stopped
-    being one. Returns (edges, hubs, focus): focus is the record keys whose edges were recomputed."""
-    values = identifier_values(records, list(rules)).localCheckpoint()
-    usable, left_out = _usable(records, values, rules)
-    left_out = left_out.localCheckpoint()
+    being one. Returns (edges, hubs, focus): focus is the record keys whose edges were recomputed.
+
+    Only values that can have moved are counted again: those a changed record holds now and the last run's
+    hubs (a value a changed record left lost a holder, which can only end its being a hub). Every other
+    value keeps its count, so the work follows the change, not the table: narrow passes over the records
+    that keep the holders of those values, no count over every identifier value."""
+    identifiers = list(rules)
+    values = _held_values(records, identifiers)
+    now_held = _held_values(records.join(changed, "record_key", "left_semi"), identifiers).select("identifier", "value")
+    touched = now_held.unionByName(hubs_before.select("identifier", "value")).distinct().localCheckpoint()
+    near = values.join(touched, ["identifier", "value"], "left_semi").distinct().localCheckpoint()
+    left_out = hubs(near, rules).localCheckpoint()
     flipped = (left_out.select("identifier", "value").exceptAll(hubs_before.select("identifier", "value"))
                .unionByName(hubs_before.select("identifier", "value").exceptAll(left_out.select("identifier", "value"))))
-    holders = values.join(flipped, ["identifier", "value"], "left_semi")
+    holders = near.join(flipped, ["identifier", "value"], "left_semi")
     focus = changed.select("record_key").unionByName(holders.select("record_key")).distinct().localCheckpoint()
     kept = edges_before.select("record_key_l", "record_key_r", "method")
     for side in ("record_key_l", "record_key_r"):
         kept = kept.join(focus.select(F.col("record_key").alias(side)), side, "left_anti")
-    fresh = _pairs(usable.join(focus, "record_key", "left_semi"), usable, ordered=False)
+    # a value no change touched is no hub now (every hub before was touched): the new hubs are all to leave out
+    mine = values.join(focus, "record_key", "left_semi").join(left_out.select("identifier", "value"), ["identifier", "value"], "left_anti")
+    partners = values.join(mine.select("identifier", "value").distinct(), ["identifier", "value"], "left_semi")
+    named = names_agree(records)
+    fresh = _pairs(mine.join(named, "record_key"), partners.distinct().join(named, "record_key"), ordered=False)
     return kept.select("record_key_l", "record_key_r", "method").unionByName(fresh), left_out, focus

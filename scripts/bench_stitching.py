@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 
-from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from c360.config import SparkSettings  # noqa: E402
@@ -35,7 +35,10 @@ def records(spark: SparkSession, n: int, seed: int, salt: str = "") -> DataFrame
     """`n` person records: record i belongs to person i // 2 (about two records a person share values), with
     some values missing, one family e-mail per 500 people, one shop phone per 20,000 records."""
     person = (F.col("id") / 2).cast("long")
-    maybe = (lambda col, share: F.when(F.rand(seed) < share, col))  # noqa: E731
+
+    def maybe(value: Column, share: float) -> Column:
+        """`value` in about `share` of the records, missing in the rest."""
+        return F.when(F.rand(seed) < share, value)
     return spark.range(n).select(
         F.concat(F.lit("src"), (F.col("id") % 4).cast("string"), F.lit(":"), F.col("id").cast("string"), F.lit(salt)).alias("record_key"),
         maybe(F.concat(F.lit("p"), (F.when(F.col("id") % 1000 < 4, F.col("id") / 1000).otherwise(person)).cast("long").cast("string"),

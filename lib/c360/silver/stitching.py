@@ -112,7 +112,7 @@ def edges_since(records: DataFrame, rules: Mapping[str, int], changed: DataFrame
     values = _held_values(records, identifiers)
     now_held = _held_values(records.join(changed, "record_key", "left_semi"), identifiers).select("identifier", "value")
     touched = now_held.unionByName(hubs_before.select("identifier", "value")).distinct().localCheckpoint()
-    near = values.join(touched, ["identifier", "value"], "left_semi").distinct().localCheckpoint()
+    near = values.join(touched, ["identifier", "value"], "left_semi").localCheckpoint()
     left_out = hubs(near, rules).localCheckpoint()
     flipped = (left_out.select("identifier", "value").exceptAll(hubs_before.select("identifier", "value"))
                .unionByName(hubs_before.select("identifier", "value").exceptAll(left_out.select("identifier", "value"))))
@@ -125,5 +125,5 @@ def edges_since(records: DataFrame, rules: Mapping[str, int], changed: DataFrame
     mine = values.join(focus, "record_key", "left_semi").join(left_out.select("identifier", "value"), ["identifier", "value"], "left_anti")
     partners = values.join(mine.select("identifier", "value").distinct(), ["identifier", "value"], "left_semi")
     named = names_agree(records)
-    fresh = _pairs(mine.join(named, "record_key"), partners.distinct().join(named, "record_key"), ordered=False)
+    fresh = _pairs(mine.join(named, "record_key"), partners.join(named, "record_key"), ordered=False)
     return kept.select("record_key_l", "record_key_r", "method").unionByName(fresh), left_out, focus

@@ -15,6 +15,7 @@ from c360.config import parse_config
 from c360.datagen.generate import generate
 from c360.session import EngineChoice
 from c360.storage import open_store
+from tests.conftest import TEST_SPARK_CONF
 
 
 def demo_config(project_root: Path, root: Path, engine: str = "delta-rs", sources: Sequence[str] = ()) -> dict:
@@ -24,6 +25,7 @@ def demo_config(project_root: Path, root: Path, engine: str = "delta-rs", source
     for source in doc["sources"]:
         source["path"] = source["path"].replace("../demo/landing", str(root / "landing"))
     doc.update(warehouse=str(root / "warehouse"), engine=engine)
+    doc["spark"]["conf"] = dict(TEST_SPARK_CONF)
     if sources:
         doc["sources"] = [s for s in doc["sources"] if s["name"] in sources]
         gold = doc["gold"]

@@ -27,7 +27,6 @@ import yaml
 from c360.datagen.generate import generate
 from c360.silver.model import NAME
 from tests.bronze.test_stage import demo_config
-from tests.conftest import FAST_JVM_OPTIONS
 
 pytestmark = pytest.mark.slow
 SPARK_HOME = Path(__import__("pyspark").__file__).parent
@@ -63,18 +62,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     port = free_port()
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     processes = []
-    env = {**BARE, "SPARK_DAEMON_JAVA_OPTS": "-XX:TieredStopAtLevel=1"}
     try:
         with open(root / "master.log", "w") as log:
             processes.append(subprocess.Popen(
                 [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-                 "--webui-port", str(free_port())], stdout=log, stderr=subprocess.STDOUT, env=env))
+                 "--webui-port", str(free_port())], stdout=log, stderr=subprocess.STDOUT, env=BARE))
         _wait_for(root / "master.log", "I have been elected leader", 120)
         with open(root / "worker.log", "w") as log:
             processes.append(subprocess.Popen(
                 [spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}", "--host", "127.0.0.1",
                  "--cores", "2", "--memory", "3g", "--work-dir", str(root / "work"), "--webui-port", str(free_port())],
-                stdout=log, stderr=subprocess.STDOUT, env=env))
+                stdout=log, stderr=subprocess.STDOUT, env=BARE))
         _wait_for(root / "worker.log", "Successfully registered with master", 120)
         yield Cluster(f"spark://127.0.0.1:{port}", root / "work")
     finally:
@@ -144,8 +142,7 @@ def test_the_pipeline_runs_on_a_standalone_cluster(engine: str, stage: str, clus
     config = _config(project_root, tmp_path, engine, stage)
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.master, "--conf", "spark.ui.enabled=false",
                "--archives", f"{archive}#environment", "--conf", "spark.pyspark.python=./environment/bin/python",
-               "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.executor.memory=1500m",
-               "--driver-java-options", FAST_JVM_OPTIONS]
+               "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.executor.memory=1500m"]
     if engine == "delta-spark":
         command += ["--jars", ",".join(str(j) for j in sorted(Path(jars).glob("*.jar")))]
     command += [str(project_root / "jobs" / "run_pipeline.py"), "--config", str(config), "--stage", stage]

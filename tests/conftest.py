@@ -28,11 +28,9 @@ from c360.storage import TableStore, open_store
 ENGINES = ("delta-rs", "delta-spark")
 # Debian's libpostgresql-jdbc-java puts the driver here; scripts/test.sh installs it where it can.
 POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
-# Test data is tiny, so compiling a query costs more than running it: interpreted expressions instead of
-# generated code cut the JVM's CPU time (the silver stage test: 304 -> 215 s; wall 194 -> 143 s; the store
-# contract on delta-spark: wall 217 -> 199 s). The JVM's quick C1 compiler alone cut CPU further but made the
-# delta-spark cases slower (their commits run on one thread). Every Spark session a test starts gets it: the
-# shared one, and the runs tests start in other processes through their config (demo_config).
+# Test data is tiny, so compiling a query to code costs more than running it: every Spark session a test starts
+# interprets expressions instead (the shared one, and the runs tests start in other processes through their
+# config, see demo_config); production keeps Spark's default.
 TEST_SPARK_CONF = {"spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.sql.codegen.wholeStage": False}
 
 

@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 DELTA_JARS_ENV = "C360_DELTA_JARS"
-# Every JVM of a run (driver and executors) works in UTC whatever the machine's zone.
-JVM_OPTIONS = "-Duser.timezone=UTC"
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,8 @@ def session_conf(settings: SparkSettings, preset: SparkConf, *, quiet: bool = Fa
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         "spark.jars": ",".join(jars),
-        "spark.driver.extraJavaOptions": JVM_OPTIONS,
-        "spark.executor.extraJavaOptions": JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
     if settings.master:
         conf["spark.master"] = settings.master

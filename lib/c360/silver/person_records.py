@@ -7,6 +7,8 @@ version) unless the source marks it deleted or a deletions source holds a tombst
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -73,29 +75,26 @@ def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         *fields, identifier_map(source).alias("identifiers"))
 
 
-def _parsed(records: DataFrame, default_country: str) -> DataFrame:
+def _parsing(default_country: str) -> list[Column]:
     """The costly parts of standardisation, computed once per record: the chosen name parts, the e-mail,
     the phone in E.164 and the birth date (later columns read them several times)."""
     split_first, split_last = std.split_full_name(F.col("_full"))
     no_parts = F.col("first_name").isNull() & F.col("last_name").isNull()
     dob, dob_flag = std.date_of_birth(F.col("date_of_birth"))
-    out = std.with_country_code(records.withColumn("_full", std.clean_text(F.col("full_name"))), "country", "_iso")
     region = F.coalesce(F.col("_iso"), F.lit(default_country))
-    return out.select(
-        "*", std.clean_text(F.when(no_parts, split_first).otherwise(F.col("first_name"))).alias("_first"),
-        std.clean_text(F.when(no_parts, split_last).otherwise(F.col("last_name"))).alias("_last"),
-        std.email_clean(F.col("email")).alias("_email"), std.phone_e164(F.col("phone"), region).alias("_phone"),
-        dob.alias("_dob"), dob_flag.alias("_dob_flag"))
+    return [std.clean_text(F.when(no_parts, split_first).otherwise(F.col("first_name"))).alias("_first"),
+            std.clean_text(F.when(no_parts, split_last).otherwise(F.col("last_name"))).alias("_last"),
+            std.email_clean(F.col("email")).alias("_email"), std.phone_e164(F.col("phone"), region).alias("_phone"),
+            dob.alias("_dob"), dob_flag.alias("_dob_flag")]
 
 
-def standardised(records: DataFrame, default_country: str) -> DataFrame:
-    """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
-    out = _parsed(records, default_country)
+def _standard() -> list[Column]:
+    """The canonical columns, from the mapped fields and the parsed parts."""
     first, last = std.title_case(F.col("_first")), std.title_case(F.col("_last"))
     phone_flag = F.when(F.col("phone").isNotNull() & (F.trim("phone") != "") & F.col("_phone").isNull(), F.lit("invalid_phone"))
     email_flag = F.when(F.col("email").isNotNull() & (F.trim("email") != "") & F.col("_email").isNull(), F.lit("invalid_email"))
-    out = out.select(
-        "record_key", "source", "source_record_id", "source_priority", "updated_at",
+    return [
+        F.col("record_key"), F.col("source"), F.col("source_record_id"), F.col("source_priority"), F.col("updated_at"),
         first.alias("first_name"), last.alias("last_name"),
         F.coalesce(F.col("_full"), std.clean_text(F.concat_ws(" ", first, last))).alias("full_name"),
         std.name_key(F.col("_first")).alias("first_name_key"), std.name_key(F.col("_last")).alias("last_name_key"),
@@ -111,10 +110,24 @@ def standardised(records: DataFrame, default_country: str) -> DataFrame:
         F.lower(std.clean_text(F.col("login_id"))).alias("login_id"),
         F.upper(std.clean_text(F.col("loyalty_id"))).alias("loyalty_id"), std.clean_text(F.col("cookie_id")).alias("cookie_id"),
         *[std.consent(F.col(c)).alias(c) for c in ("consent_email", "consent_phone", "consent_tracking")],
-        "identifiers",
+        F.col("identifiers"),
         F.filter(F.array(F.col("_dob_flag"), phone_flag, email_flag), lambda f: f.isNotNull()).alias("dq_flags"),
-    )
-    return out.select(*COLUMNS)
+    ]
+
+
+@lru_cache(maxsize=8)
+def _expressions(default_country: str, application: str) -> tuple[Column, list[Column], list[Column]]:
+    """Standardisation's column expressions, built once per Spark application and default country: they name
+    columns only, so every source and run can use them, and building them takes thousands of calls into the
+    JVM (about a second per source and run)."""
+    return std.clean_text(F.col("full_name")), _parsing(default_country), _standard()
+
+
+def standardised(records: DataFrame, default_country: str) -> DataFrame:
+    """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
+    full, parsing, standard = _expressions(default_country, records.sparkSession.sparkContext.applicationId)
+    out = std.with_country_code(records.withColumn("_full", full), "country", "_iso")
+    return out.select("*", *parsing).select(*standard)  # in the order of COLUMNS
 
 
 def person_records(bronze: DataFrame, source: SourceConfig, default_country: str,

@@ -51,6 +51,7 @@ class Warehouse:
         self.config = parse_config(doc, root / "c360.yaml")
         self.spark, self.engine = spark, engine
         self.store = open_store(spark, engine, self.config.warehouse)
+        self.last_run_id: str | None = None  # the run id of the newest run(), for its redirect rows
 
     def context(self, full_refresh: bool = False) -> pipeline.RunContext:
         return pipeline.RunContext(self.config, self.spark, self.store, EngineChoice(self.engine, "test"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from c360.config import parse_config
@@ -47,6 +48,8 @@ def test_person_records_from_bronze(spark: SparkSession, tmp_path: Path) -> None
     assert sorted(anna["dq_flags"]) == ["invalid_dob", "invalid_email", "invalid_phone"]
     assert anna["identifiers"] == {}
     assert list(person_records(bronze, source(tmp_path), "DE").columns) == list(COLUMNS)
+    assert_df_equality(person_records(bronze, source(tmp_path), "DE", phones_here=True).orderBy("record_key"),
+                       person_records(bronze, source(tmp_path), "DE").orderBy("record_key"))
 
 
 def test_full_names_are_split_when_parts_are_missing(spark: SparkSession, tmp_path: Path) -> None:

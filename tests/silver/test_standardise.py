@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chispa import assert_column_equality
+from chispa import assert_column_equality, assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -50,6 +50,15 @@ def test_phone_e164_with_default_region(spark: SparkSession) -> None:
                                 ("12", "DE", None), (None, "DE", None)], "v string, c string, expected string")
     df = df.withColumn("got", std.phone_e164(F.col("v"), F.col("c")))
     assert_column_equality(df, "got", "expected")
+
+
+def test_phones_parsed_here_agree_with_the_workers(spark: SparkSession) -> None:
+    df = spark.createDataFrame([("0151/23456789", "DE"), ("0151/23456789", "DE"), ("0151/23456789", "GB"),
+                                ("0049 15123456789", None), ("(212) 362-4667", "US"), ("12", "DE"), ("  ", "DE"),
+                                (None, "DE"), (None, None)], "v string, c string")
+    workers = df.withColumn("got", std.phone_e164(F.col("v"), F.col("c")))
+    here = std.with_phones_parsed_here(df, "v", F.col("c"), "got")
+    assert_df_equality(here, workers, ignore_row_order=True)
 
 
 def test_dates_of_birth_and_flags(spark: SparkSession) -> None:

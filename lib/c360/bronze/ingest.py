@@ -28,6 +28,7 @@ from c360.bronze.readers import (infer_json, jdbc_location, merge_schema, read_c
                                  read_ndjson, read_parquet)
 from c360.config import SourceConfig
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.storage import Txn
 
 EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
@@ -92,7 +93,7 @@ def _plain(expression: str) -> bool:
 
 
 def _with_checksums(df: DataFrame, files: list[LandedFile]) -> DataFrame:
-    sums = df.sparkSession.createDataFrame([(f.path, f.checksum) for f in files], "_source_file string, _file_checksum string")
+    sums = local_frame(df.sparkSession, [(f.path, f.checksum) for f in files], "_source_file string, _file_checksum string")
     return df.join(F.broadcast(sums), "_source_file", "left")
 
 
@@ -242,7 +243,7 @@ def present_ids(spark, options: dict[str, str], id_expression: str) -> DataFrame
 def tombstoned_ids(store, source: SourceConfig) -> DataFrame:  # noqa: ANN001 - TableStore
     """(_record_id) of the records whose newest tombstone (bronze._vanished_<source>) landed after their
     newest row: deleted at the source."""
-    ids = store.spark.createDataFrame([], "_record_id string")
+    ids = local_frame(store.spark, [], "_record_id string")
     stones = source.vanished_table
     if not stones or not store.exists(stones) or not store.exists(bronze_table(source.name)):
         return ids

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from c360.bronze.landing import LandedFile
+from c360.frames import local_frame
 from c360.storage import TableStore
 
 LEDGER = "bronze._ingest_log"
@@ -81,7 +82,7 @@ def already_landed(store: TableStore, source: str, files: list[LandedFile]) -> d
     wanted = [(f.path, f.checksum) for f in files]
     if not wanted:
         return {}
-    wanted_df = F.broadcast(store.spark.createDataFrame(wanted, "f string, c string"))
+    wanted_df = F.broadcast(local_frame(store.spark, wanted, "f string, c string"))
     found: dict[tuple[str, str], list[int]] = {}
     tables = [(f"bronze.{source}", "_source_file", "_file_checksum", None, 0),
               (QUARANTINE, "source_file", "file_checksum", source, 1)]
@@ -102,4 +103,4 @@ def ledger_rows(store: TableStore, source: str, entries: list[dict], run_id: str
     """Ledger rows for the files of one run (entries hold file, version, counts and status)."""
     rows = [(source, e["file"].path, e["file"].size, e["file"].modified_at, e["file"].checksum, e["version"],
              run_id, at, e["records"], e["written"], e["quarantined"], e["status"]) for e in entries]
-    return store.spark.createDataFrame(rows, LEDGER_SCHEMA)
+    return local_frame(store.spark, rows, LEDGER_SCHEMA)

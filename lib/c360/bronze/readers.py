@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from c360.bronze.landing import first_line
+from c360.frames import local_frame
 from c360.fs import filesystem
 
 CORRUPT = "_corrupt_record"
@@ -228,7 +229,8 @@ def read_parquet(spark: SparkSession, files: list[str], frozen: T.StructType | N
         frame = _position(_located(reader), "row").select("*", *_no_text("_raw", "_corrupt", "_error", "_detail"))
         frames.append(conform(frame, target) if target is not None else frame)
     if broken:
-        frames.append(spark.createDataFrame(
+        frames.append(local_frame(
+            spark,
             [(f, "file", None, f, "unreadable_file", d) for f, d in broken],
             "_source_file string, _record_ref string, _raw string, _corrupt string, _error string, _detail string"))
     return _union(frames)

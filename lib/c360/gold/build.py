@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360.frames import local_frame
 from c360.gold import accounts as accounts_mod
 from c360.gold import attribution, changes, metrics, profile, timeline, xref
 from c360.gold.consent import consent_flags
@@ -91,7 +92,7 @@ def full(ctx: RunContext) -> Built:
     events = _events(ctx)
     tables: dict[str, DataFrame] = {}
     if events is None:
-        rows = ctx.spark.createDataFrame([], timeline.SCHEMA)
+        rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     else:
         attributed, unresolved = attribution.attribute_events(events, attribution.identifier_index(records))
         rows = timeline.timeline(attributed).localCheckpoint()
@@ -114,11 +115,11 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     identity_map = store.read("silver.identity_map")
     # read by the identifier scan, the index, the golden values and the profiles: joined once
     records = customer_records(ctx).localCheckpoint()
-    old_rows = store.read(TIMELINE) if store.exists(TIMELINE) else ctx.spark.createDataFrame([], timeline.SCHEMA)
+    old_rows = store.read(TIMELINE) if store.exists(TIMELINE) else local_frame(ctx.spark, [], timeline.SCHEMA)
     customers = changes.changed_customers(change.identity, change.records, identity_map).localCheckpoint()
     events = _events(ctx)
-    event_keys = ctx.spark.createDataFrame([], "source string, event_id string")
-    new_rows = ctx.spark.createDataFrame([], timeline.SCHEMA)
+    event_keys = local_frame(ctx.spark, [], "source string, event_id string")
+    new_rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     tables: dict[str, DataFrame] = {}
     if events is not None:
         values = changes.identifiers_in_play(records, customers, change.records).localCheckpoint()

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from c360 import progress
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.gold import build, changes, quality
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.storage import Txn
@@ -75,7 +76,7 @@ def _silver_changes(ctx: RunContext, since: dict[str, int], versions: dict[str, 
         identity = _feed(ctx, "silver.identity_map", since, versions).select("record_key", "customer_id").localCheckpoint()
         records = _feed(ctx, "silver.person_records", since, versions).localCheckpoint()
         if versions["silver.interactions"] is None:
-            events = ctx.spark.createDataFrame([], "source string, event_id string")
+            events = local_frame(ctx.spark, [], "source string, event_id string")
         else:
             events = _feed(ctx, "silver.interactions", since, versions).select("source", "event_id").localCheckpoint()
     except Exception as exc:  # noqa: BLE001 - any failure to read the feed means: recompute everything
@@ -141,7 +142,7 @@ def run_gold(ctx: RunContext) -> dict:
                    build.run_started(ctx)).cast("timestamp")).count(),
                "completeness": gates.completeness, "inputs": versions, "settings": settings,
                "seconds_per_step": watch.seconds}
-    runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
+    runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
                                      "run_id string, fingerprint string, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)
     return summary

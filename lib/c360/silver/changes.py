@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.config import SourceConfig
-from c360.silver.person_records import person_records
+from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.storage import Commit, TableStore
 
 # the silver tables an incremental run starts from, and where a run's summary keeps the bronze versions it read
@@ -140,6 +140,6 @@ def increment(store: TableStore, sources: list[SourceConfig], since: Mapping[str
         stones = (reduce(DataFrame.unionByName, [store.read(t).select(*TOMBSTONE) for t in deletions])
                   .join(ids, "_record_id", "left_semi") if deletions else None)
         rows = store.read(table).join(ids, "_record_id", "left_semi")
-        upserts.append(person_records(rows, source, default_country, stones))
+        upserts.append(person_records(rows, source, default_country, stones, ids.count() <= PHONES_HERE_MAX))
         changed.append(ids.select(F.concat(F.lit(f"{source.name}:"), F.col("_record_id")).alias("record_key")))
     return Increment(reduce(DataFrame.unionByName, upserts), reduce(DataFrame.unionByName, changed))

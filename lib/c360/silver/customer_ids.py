@@ -31,6 +31,8 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from c360.frames import local_frame
+
 ID_PREFIX = "C"
 IDS_SCHEMA = "record_key string, customer_id string, customer_created_at timestamp"
 KEPT_SCHEMA = "component string, prev string, created timestamp"
@@ -117,8 +119,8 @@ def match_previous(candidates: DataFrame) -> DataFrame:
     else:
         rest = _greedy(candidates.collect())
         if rest:
-            won.append(spark.createDataFrame(rest, KEPT_SCHEMA))
-    return reduce(DataFrame.unionByName, won, spark.createDataFrame([], KEPT_SCHEMA))
+            won.append(local_frame(spark, rest, KEPT_SCHEMA))
+    return reduce(DataFrame.unionByName, won, local_frame(spark, [], KEPT_SCHEMA))
 
 
 def name_clusters(components: DataFrame, kept: DataFrame, taken: DataFrame | None, run_id: str,
@@ -146,7 +148,7 @@ def _taken(earlier: DataFrame | None, used: DataFrame | None) -> DataFrame | Non
 
 
 def _no_match(components: DataFrame) -> DataFrame:
-    return components.sparkSession.createDataFrame([], KEPT_SCHEMA)
+    return local_frame(components.sparkSession, [], KEPT_SCHEMA)
 
 
 def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, run_id: str, now: datetime) -> DataFrame:
@@ -219,7 +221,7 @@ def lifecycle(components: DataFrame, previous: DataFrame | None, history: DataFr
     named = name_clusters(components, kept, _taken(earlier, used), run_id, now).localCheckpoint()
     ids = components.join(named, "component").select("record_key", "customer_id", "customer_created_at")
     if earlier is None:
-        redirects = components.sparkSession.createDataFrame([], REDIRECT_SCHEMA)
+        redirects = local_frame(components.sparkSession, [], REDIRECT_SCHEMA)
     else:
         redirects = run_redirects(candidates, named, earlier, run_id, now).localCheckpoint()
     return IdChanges(ids, redirects, collapse(history, redirects, run_id, now).localCheckpoint(),

@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.pipeline import RunContext
 from c360.report import run_folder, staged
 from c360.silver import changes as changes_module, clustering, customer_ids, model as model_store, scope
@@ -202,7 +203,7 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         if changed is not None:
             scored = scored.unionByName(kept_pairs(ctx, changed)).localCheckpoint()
     else:
-        scored = ctx.spark.createDataFrame([], "record_key_l string, record_key_r string, match_probability double, match_weight double")
+        scored = local_frame(ctx.spark, [], "record_key_l string, record_key_r string, match_probability double, match_weight double")
     with watch.step("clustering"):
         rules = clustering.ClusterRules(min_weight=math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold)),
                                         margin=silver.linkage.ambiguity_margin, max_size=silver.max_cluster_size)

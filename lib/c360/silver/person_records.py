@@ -24,6 +24,10 @@ COLUMNS = (
     "consent_email", "consent_phone", "consent_tracking", "identifiers", "dq_flags",
 )
 
+# Up to this many bronze rows of a source, its phones are parsed in the driver's process (std.with_phones_parsed_here):
+# at about 30 microseconds a number that is at most a few seconds, and it saves starting Spark's Python workers.
+PHONES_HERE_MAX = 100_000
+
 
 def latest_versions(bronze: DataFrame) -> DataFrame:
     """Each record id's newest row: by `_updated_at`, then by when it was ingested, then by the file it came
@@ -75,16 +79,22 @@ def mapped_fields(bronze: DataFrame, source: SourceConfig) -> DataFrame:
         *fields, identifier_map(source).alias("identifiers"))
 
 
-def _parsing(default_country: str) -> list[Column]:
+def _region(default_country: str) -> Column:
+    """The country a phone number without a country code is read in: the record's, else the default."""
+    return F.coalesce(F.col("_iso"), F.lit(default_country))
+
+
+def _parsing(default_country: str, phones_parsed: bool) -> list[Column]:
     """The costly parts of standardisation, computed once per record: the chosen name parts, the e-mail,
-    the phone in E.164 and the birth date (later columns read them several times)."""
+    the phone in E.164 (`phones_parsed`: already in `_e164`, see std.with_phones_parsed_here) and the birth
+    date (later columns read them several times)."""
     split_first, split_last = std.split_full_name(F.col("_full"))
     no_parts = F.col("first_name").isNull() & F.col("last_name").isNull()
     dob, dob_flag = std.date_of_birth(F.col("date_of_birth"))
-    region = F.coalesce(F.col("_iso"), F.lit(default_country))
+    phone = F.col("_e164") if phones_parsed else std.phone_e164(F.col("phone"), _region(default_country))
     return [std.clean_text(F.when(no_parts, split_first).otherwise(F.col("first_name"))).alias("_first"),
             std.clean_text(F.when(no_parts, split_last).otherwise(F.col("last_name"))).alias("_last"),
-            std.email_clean(F.col("email")).alias("_email"), std.phone_e164(F.col("phone"), region).alias("_phone"),
+            std.email_clean(F.col("email")).alias("_email"), phone.alias("_phone"),
             dob.alias("_dob"), dob_flag.alias("_dob_flag")]
 
 
@@ -116,22 +126,29 @@ def _standard() -> list[Column]:
 
 
 @lru_cache(maxsize=8)
-def _expressions(default_country: str, application: str) -> tuple[Column, list[Column], list[Column]]:
-    """Standardisation's column expressions, built once per Spark application and default country: they name
-    columns only, so every source and run can use them, and building them takes thousands of calls into the
-    JVM (about a second per source and run)."""
-    return std.clean_text(F.col("full_name")), _parsing(default_country), _standard()
+def _expressions(default_country: str, application: str,
+                 phones_parsed: bool) -> tuple[Column, list[Column], list[Column]]:
+    """Standardisation's column expressions, built once per Spark application, default country and way of
+    parsing phones: they name columns only, so every source and run can use them, and building them takes
+    thousands of calls into the JVM (about a second per source and run)."""
+    return std.clean_text(F.col("full_name")), _parsing(default_country, phones_parsed), _standard()
 
 
-def standardised(records: DataFrame, default_country: str) -> DataFrame:
-    """Standardise mapped canonical fields; names come from `full_name` where first/last are missing."""
-    full, parsing, standard = _expressions(default_country, records.sparkSession.sparkContext.applicationId)
+def standardised(records: DataFrame, default_country: str, phones_here: bool = False) -> DataFrame:
+    """Standardise mapped canonical fields; names come from `full_name` where first/last are missing.
+    `phones_here`: parse the phones in the driver's process (for few records; see
+    std.with_phones_parsed_here), else in Spark's Python workers; both give the same values."""
+    application = records.sparkSession.sparkContext.applicationId
+    full, parsing, standard = _expressions(default_country, application, phones_here)
     out = std.with_country_code(records.withColumn("_full", full), "country", "_iso")
+    if phones_here:
+        out = std.with_phones_parsed_here(out, "phone", _region(default_country), "_e164")
     return out.select("*", *parsing).select(*standard)  # in the order of COLUMNS
 
 
 def person_records(bronze: DataFrame, source: SourceConfig, default_country: str,
-                   tombstones: DataFrame | None = None) -> DataFrame:
+                   tombstones: DataFrame | None = None, phones_here: bool = False) -> DataFrame:
     """Bronze rows of one person source -> its silver person records (one per live source record);
-    `tombstones`: the bronze rows of its deletions sources, if it has any."""
-    return standardised(mapped_fields(live(latest_versions(bronze), source, tombstones), source), default_country)
+    `tombstones`: the bronze rows of its deletions sources, if it has any; `phones_here`: see standardised."""
+    return standardised(mapped_fields(live(latest_versions(bronze), source, tombstones), source), default_country,
+                        phones_here)

@@ -25,12 +25,13 @@ from pyspark.sql import DataFrame
 from c360 import progress, recovery
 from c360.config import SourceConfig
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.silver import changes as changes_module, model as model_store
 from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
 from c360.silver.linking import link_people
-from c360.silver.person_records import person_records
+from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.silver.tables import (EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORD_KEY, RECORDS, REDIRECTS,
                                 SCORED)
 from c360.storage import Txn
@@ -80,7 +81,8 @@ def all_person_records(ctx: RunContext) -> DataFrame:
     sources = _landed(ctx, "person")
     if not sources:
         raise C360Error("silver: no person source has landed in bronze yet (run the bronze stage first)")
-    return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country, tombstones(ctx, s))
+    return _union([person_records(ctx.store.read(f"bronze.{s.name}"), s, ctx.config.default_country, tombstones(ctx, s),
+                                  ctx.store.row_count(f"bronze.{s.name}") <= PHONES_HERE_MAX)
                    for s in sources])
 
 
@@ -241,7 +243,7 @@ def run_silver(ctx: RunContext) -> dict:
         **recovered,
     }
     print_fp = fingerprint(ctx, model.version if model else None)
-    runs = ctx.spark.createDataFrame([(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
+    runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
                                        datetime.now(timezone.utc))],
                                      "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)

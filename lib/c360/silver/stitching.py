@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from c360.frames import local_frame
+
 # identifier -> the person_records column holding it (free identifiers come from the `identifiers` map)
 COLUMNS = {"email": "email_key", "phone": "phone_e164", "login_id": "login_id", "loyalty_id": "loyalty_id",
            "social_handle": "social_handle"}
@@ -41,7 +43,7 @@ def identifier_values(records: DataFrame, identifiers: list[str]) -> DataFrame:
 def hubs(values: DataFrame, rules: Mapping[str, int]) -> DataFrame:
     """Identifier values shared by more records than their rule allows, plus known placeholders:
     (identifier, value, records, reason)."""
-    limits = values.sparkSession.createDataFrame(list(rules.items()), "identifier string, max_records int")
+    limits = local_frame(values.sparkSession, list(rules.items()), "identifier string, max_records int")
     counted = values.groupBy("identifier", "value").agg(F.countDistinct("record_key").alias("records"))
     counted = counted.join(F.broadcast(limits), "identifier")
     placeholder = (F.col("identifier") == "email") & F.col("value").isin(*PLACEHOLDERS)

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from c360.errors import C360Error, TableNotFoundError
+from c360.frames import local_frame
 from c360.fs import filesystem
 
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_]*)$")
@@ -170,7 +171,7 @@ class TableStore(ABC):
 
     def read_or_empty(self, table: str, schema: T.StructType) -> DataFrame:
         """The table, or an empty DataFrame of `schema` before its first write."""
-        return self.read(table) if self.exists(table) else self.spark.createDataFrame([], schema)
+        return self.read(table) if self.exists(table) else local_frame(self.spark, [], schema)
 
     # --- the contract -------------------------------------------------------------------------------
     @abstractmethod

@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.fs import decoded, filesystem
 from c360.storage.base import Commit, MergeSpec, TableStore, Txn, WriteResult, align_to_table, as_nullable
 
@@ -157,7 +158,7 @@ class DeltaRsStore(TableStore):
         if not partitions:
             files = [decoded(f) for f in dt.file_uris()]
             if not files:
-                return self.spark.createDataFrame([], schema)
+                return local_frame(self.spark, [], schema)
             return self.spark.read.schema(schema).parquet(*files)
         return self._read_partitioned(dt, schema, partitions)
 
@@ -178,7 +179,7 @@ class DeltaRsStore(TableStore):
                 frame = frame.withColumn(name, F.lit(value).cast(schema[name].dataType))
             frames.append(frame.select(*schema.fieldNames()))
         if not frames:
-            return self.spark.createDataFrame([], schema)
+            return local_frame(self.spark, [], schema)
         out = frames[0]
         for frame in frames[1:]:
             out = out.unionByName(frame)

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from c360.checkpoint import checkpoint
 from c360.errors import C360Error
+from c360.frames import local_frame
 from c360.silver.clustering.base import Clusterer
 from c360.silver.clustering.pieces import split_pieces
 
@@ -173,11 +174,11 @@ def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> t
     if not big_members:
         return components, []
     of = {row.record_key: row.component for row in big_members}
-    keys = components.sparkSession.createDataFrame([(k,) for k in of], "record_key string")
+    keys = local_frame(components.sparkSession, [(k,) for k in of], "record_key string")
     inner = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l").join(
         keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r")
     piece, report = split_pieces(of, ((r.record_key_l, r.record_key_r, r.strength) for r in inner.collect()), max_size)
-    relabel = components.sparkSession.createDataFrame(list(piece.items()), "record_key string, _piece string")
+    relabel = local_frame(components.sparkSession, list(piece.items()), "record_key string, _piece string")
     out = components.join(relabel, "record_key", "left").select(
         "record_key", F.coalesce("_piece", "component").alias("component"))
     return out, report

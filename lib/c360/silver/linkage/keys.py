@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from c360.config import LINKAGE_KEYS
+from c360.frames import local_frame
 from c360.reference.nicknames import nickname_pairs
 from c360.silver.standardise import fold_text
 
@@ -42,7 +43,7 @@ def _phonetic(column: str) -> F.Column:
 def linkage_input(records: DataFrame) -> DataFrame:
     """Person records -> the match keys (config.LINKAGE_KEYS) the model compares and blocks on."""
     spark: SparkSession = records.sparkSession
-    lookup = spark.createDataFrame([(k, list(v)) for k, v in nickname_forms()], "first_name_key string, _forms array<string>")
+    lookup = local_frame(spark, [(k, list(v)) for k, v in nickname_forms()], "first_name_key string, _forms array<string>")
     out = records.join(F.broadcast(lookup), "first_name_key", "left")
     letters = F.regexp_replace(F.lower("social_handle"), "[^a-z]", "")
     handle = F.when(letters != "", letters)

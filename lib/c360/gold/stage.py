@@ -143,6 +143,6 @@ def run_gold(ctx: RunContext) -> dict:
                "completeness": gates.completeness, "inputs": versions, "settings": settings,
                "seconds_per_step": watch.seconds}
     runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
-                                     "run_id string, fingerprint string, summary string, finished_at timestamp")
+                       "run_id string, fingerprint string, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)
     return summary

@@ -244,7 +244,7 @@ def run_silver(ctx: RunContext) -> dict:
     }
     print_fp = fingerprint(ctx, model.version if model else None)
     runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
-                                       datetime.now(timezone.utc))],
-                                     "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")
+                                    datetime.now(timezone.utc))],
+                       "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)
     return summary

@@ -6,8 +6,9 @@ import datetime as dt
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import types as T
 
-from c360.frames import local_frame
+from c360.frames import local_frame, struct
 
 SCHEMA = "a string, b map<string,string>, c array<string>, d timestamp, e bigint, f date, g double, h boolean"
 
@@ -25,3 +26,9 @@ def test_no_rows_give_an_empty_frame_of_the_schema(spark: SparkSession) -> None:
     got = local_frame(spark, [], "record_key string, n int")
     assert_df_equality(got, spark.createDataFrame([], "record_key string, n int"))
     assert local_frame(spark, iter([]), got.schema).count() == 0
+
+
+def test_a_declared_schema_is_parsed_from_its_ddl(spark: SparkSession) -> None:
+    assert struct("id STRING NOT NULL, `odd name` int, tags array<string>") == T.StructType([
+        T.StructField("id", T.StringType(), False), T.StructField("odd name", T.IntegerType()),
+        T.StructField("tags", T.ArrayType(T.StringType()))])

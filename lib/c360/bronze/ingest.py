@@ -28,7 +28,7 @@ from c360.bronze.readers import (infer_json, jdbc_location, merge_schema, read_c
                                  read_ndjson, read_parquet)
 from c360.config import SourceConfig
 from c360.errors import C360Error
-from c360.frames import local_frame
+from c360.frames import local_frame, struct
 from c360.storage import Txn
 
 EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
@@ -68,7 +68,7 @@ def frozen_schema(store, source: SourceConfig) -> T.StructType | None:  # noqa: 
     if store.exists(table):
         return T.StructType([f for f in store.schema(table).fields if not f.name.startswith("_")])
     if source.schema_ddl:
-        return T._parse_datatype_string(source.schema_ddl)  # type: ignore[attr-defined]
+        return struct(source.schema_ddl)
     return None
 
 

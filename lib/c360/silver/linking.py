@@ -124,9 +124,11 @@ def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.
     `changed` (record keys), only the pairs with a changed record are scored."""
     silver = ctx.config.silver
     settings = for_dialect(model.load(), spec, backend.dialect)
+    rules = None
     if changed is not None:
-        keys, settings = prediction.flag_changed(keys, changed), prediction.only_changed_pairs(settings)
-    linker = backend.linker(keys, settings)
+        # Splink is handed the changed records and their blocking partners only (see partners)
+        keys, settings, rules = prediction.flag_changed(keys, changed), prediction.only_changed_pairs(settings), spec.blocking_rules
+    linker = backend.linker(keys, settings, partners_of=rules)
     with watch.step("term frequencies"):
         register_term_frequencies(ctx, backend, linker, keys, model)
     with watch.step("comparison counts"):

@@ -13,10 +13,10 @@ from splink import Linker
 from c360.errors import C360Error
 from c360.silver.linkage import comparisons as comps
 from c360.silver.linkage.backends.base import LinkageBackend
+from c360.silver.linkage.partners import CHANGED
 
 
 ESTIMATE_SAMPLE = 0.05  # records per side Splink's count estimate joins: 1/400 of the pairs
-CHANGED = "c360_changed"  # the match keys' flag of records an incremental run scores again
 
 
 def flag_changed(keys: DataFrame, changed: DataFrame) -> DataFrame:

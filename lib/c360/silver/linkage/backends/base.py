@@ -9,13 +9,18 @@ SQL of the backend that trained them; `portable.for_dialect` renders them for th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from pyspark.sql import DataFrame
 from splink import Linker, SettingsCreator
 
+from c360.silver.linkage import partners
+from c360.silver.linkage.spec import Rule
+
 # the columns of Splink's predictions the stage reads: the pair, its score, and what the guards need
 PREDICTION_COLUMNS = ("record_key_l", "record_key_r", "match_probability", "match_weight")
 GUARD_COLUMNS = ("first_name_key_l", "first_name_key_r", "gamma_name", "gamma_date_of_birth")
+PARTNERS_VIEW = "c360_keys"  # the match keys' name in the query that narrows them to the blocking partners
 
 
 class LinkageBackend(ABC):
@@ -24,14 +29,27 @@ class LinkageBackend(ABC):
     name: str
     dialect: str  # Splink's SQL dialect name ('spark', 'duckdb')
 
+    def linker(self, keys: DataFrame, model: SettingsCreator | dict, partners_of: Sequence[Rule] | None = None) -> Linker:
+        """A Splink linker over `keys` (match keys, one row per record); with `partners_of` (the prediction
+        blocking rules) and keys flagged CHANGED, over the changed records and every record a rule can pair
+        with one only (see partners), narrowed on this backend."""
+        table = self.table(keys)
+        query = partners.sql(partners_of, PARTNERS_VIEW) if partners_of is not None else None
+        return self.register(table if query is None else self.query(table, query), model)
+
     @abstractmethod
-    def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
-        """A Splink linker over `keys` (match keys, one row per record)."""
+    def register(self, table: object, model: SettingsCreator | dict) -> Linker:
+        """A Splink linker over a table of this backend (see table)."""
+
+    @abstractmethod
+    def query(self, table: object, sql: str) -> object:
+        """The result of `sql` over `table` (named PARTNERS_VIEW in it), as a table of this backend, computed
+        once."""
 
     def training_linker(self, sample: DataFrame, model: SettingsCreator | dict) -> Linker:
         """A Splink linker to train a model on `sample` (at most silver.linkage.train_max_records records);
         this backend's own linker unless it trains elsewhere."""
-        return self.linker(sample, model)
+        return self.register(self.table(sample), model)
 
     @abstractmethod
     def pairs(self, predictions: object, columns: list[str] | None = None) -> DataFrame:

@@ -18,7 +18,7 @@ import duckdb
 from pyspark.sql import DataFrame, SparkSession
 from splink import DuckDBAPI, Linker, SettingsCreator
 
-from c360.silver.linkage.backends.base import LinkageBackend, kept_columns
+from c360.silver.linkage.backends.base import PARTNERS_VIEW, LinkageBackend, kept_columns
 
 
 def connection(threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
@@ -47,9 +47,13 @@ class DuckDBBackend(LinkageBackend):
     def _folder(self, kind: str) -> Path:
         return self.scratch / f"{kind}-{next(self._names)}"
 
-    def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
-        api = DuckDBAPI(connection=self.con)
-        return Linker(api.register(self.table(keys)), model, log_level=logging.WARNING)
+    def register(self, table: object, model: SettingsCreator | dict) -> Linker:
+        return Linker(DuckDBAPI(connection=self.con).register(table), model, log_level=logging.WARNING)
+
+    def query(self, table: object, sql: str) -> object:
+        name = f"c360_query_{next(self._names)}"
+        table.query(PARTNERS_VIEW, sql).create(name)  # type: ignore[attr-defined]
+        return self.con.table(name)
 
     def table(self, frame: DataFrame) -> object:
         """`frame` written by Spark as Parquet into the scratch folder, scanned by DuckDB."""

@@ -9,7 +9,7 @@ import duckdb
 from pyspark.sql import DataFrame, SparkSession
 from splink import DuckDBAPI, Linker, SettingsCreator, SparkAPI
 
-from c360.silver.linkage.backends.base import LinkageBackend, kept_columns
+from c360.silver.linkage.backends.base import PARTNERS_VIEW, LinkageBackend, kept_columns
 from c360.silver.linkage.backends.duckdb import connection
 
 
@@ -39,9 +39,13 @@ class SparkBackend(LinkageBackend):
             self._training.close()
             self._training = None
 
-    def linker(self, keys: DataFrame, model: SettingsCreator | dict) -> Linker:
+    def register(self, table: object, model: SettingsCreator | dict) -> Linker:
         api = SparkAPI(spark_session=self.spark, break_lineage_method="parquet")
-        return Linker(api.register(keys), model, log_level=logging.WARNING)
+        return Linker(api.register(table), model, log_level=logging.WARNING)
+
+    def query(self, table: object, sql: str) -> object:
+        # spark.sql puts a DataFrame passed by name where the query says {name}
+        return self.spark.sql(sql.replace(PARTNERS_VIEW, "{" + PARTNERS_VIEW + "}"), **{PARTNERS_VIEW: table}).localCheckpoint()
 
     def pairs(self, predictions: object, columns: list[str] | None = None) -> DataFrame:
         scored = predictions.as_spark_dataframe()  # type: ignore[attr-defined]

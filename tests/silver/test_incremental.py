@@ -135,6 +135,8 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
     assert_df_equality(steady.store.read("silver.interactions").orderBy(*order),
                        whole.store.read("silver.interactions").orderBy(*order), ignore_nullable=True)
     assert _scores(steady) == _scores(whole), "a pair scores the same in an incremental run as in a full one"
+    assert_df_equality(steady.store.read("silver.graph_components").orderBy("record_key"),
+                       whole.store.read("silver.graph_components").orderBy("record_key"), ignore_nullable=True)
     truth = whole.store.read("silver.identity_map").select("record_key", F.col("customer_id").alias("true_id"))
     agreement = evaluate(steady.store.read("silver.identity_map"), truth)
     assert agreement["records_only_in_truth"] == agreement["records_only_in_identity_map"] == 0

@@ -26,7 +26,8 @@ from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.storage import Commit, TableStore
 
 # the silver tables an incremental run starts from, and where a run's summary keeps the bronze versions it read
-BASE_TABLES = {"person": ("silver.person_records", "silver.identity_map", "silver.scored_pairs"),
+BASE_TABLES = {"person": ("silver.person_records", "silver.identity_map", "silver.scored_pairs",
+                          "silver.graph_components"),
                "event": ("silver.interactions",)}
 VERSIONS = {"person": "bronze_versions", "event": "event_versions"}
 # the bronze columns of a deletions source's rows that silver reads (see person_records.tombstoned)

@@ -34,7 +34,8 @@ from c360.silver.linkage.portable import for_dialect
 from c360.silver.linkage.spec import ModelSpec, build as build_spec, profile, splink_settings
 from c360.silver.linkage.training import TrainingResult
 from c360.silver.stitching import deterministic_edges, edges_since
-from c360.silver.tables import HUBS, IDENTITY, MATCH_PAIRS, REDIRECTS, SCORED
+from c360.silver.clustering.base import PAIR
+from c360.silver.tables import COMPONENTS, HUBS, IDENTITY, MATCH_PAIRS, REDIRECTS, SCORED
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -180,12 +181,12 @@ def stitch(ctx: RunContext, records: DataFrame, spec: ModelSpec, changed: DataFr
     return exact.localCheckpoint(), hubs, focus
 
 
-def cluster_scope(ctx: RunContext, engine: clustering.Clusterer, records: DataFrame, exact: DataFrame, scored: DataFrame,
-                  focus: DataFrame, weakest: float) -> DataFrame:
-    """The record keys an incremental run clusters again (see scope): the graph now against the last run's."""
-    before = stored_exact(ctx).select(*scope.PAIR).unionByName(ctx.store.read(SCORED).where(F.col("match_weight") >= weakest).select(*scope.PAIR))
-    now = exact.select(*scope.PAIR).unionByName(scored.where(F.col("match_weight") >= weakest).select(*scope.PAIR))
-    return scope.affected(engine, records, now, before, focus).localCheckpoint()
+def cluster_scope(ctx: RunContext, records: DataFrame, exact: DataFrame, scored: DataFrame, focus: DataFrame,
+                  weakest: float) -> DataFrame:
+    """The record keys an incremental run clusters again (see scope): the graph now against the last run's
+    components."""
+    now = exact.select(*PAIR).unionByName(scored.where(F.col("match_weight") >= weakest).select(*PAIR))
+    return scope.affected(records, now, ctx.store.read(COMPONENTS), focus).localCheckpoint()
 
 
 def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile | None,
@@ -213,11 +214,10 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         engine, why = clustering.choose(ctx.spark, silver.clustering, edges)
         log.info("silver: clustering on the %s (%s)", engine.name, why)
         pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
-        region = None if focus is None else cluster_scope(ctx, engine, records, exact, scored, focus, rules.weakest_link)
+        region = None if focus is None else cluster_scope(ctx, records, exact, scored, focus, rules.weakest_link)
         part = (lambda frame, *cols: frame) if region is None else (lambda frame, *cols: scope.within(frame, region, *cols))
-        pair_cols = scope.PAIR
-        strength = part(pairs, *pair_cols).select(*pair_cols, F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
-        found = engine.cluster(part(records, "record_key"), part(exact, *pair_cols), part(scored, *pair_cols), strength,
+        strength = part(pairs, *PAIR).select(*PAIR, F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
+        found = engine.cluster(part(records, "record_key"), part(exact, *PAIR), part(scored, *PAIR), strength,
                                part(cluster_guards(keys, spec), "record_key"), rules)
         components = found.components.localCheckpoint()
     summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
@@ -239,9 +239,9 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         linker, frame = linked
         with watch.step("charts"):
             charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
-    ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *pair_cols), previous, now)
+    ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *PAIR), previous, now)
     return {"pairs": pairs, "scored": scored, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
-            "scope": covered,
+            "graph": found.graph, "scope": covered,
             "summary": summary}
 
 

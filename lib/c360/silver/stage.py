@@ -4,8 +4,8 @@ Steps: standardise every person source into `silver.person_records`; link, clust
 linking: deterministic links guarded against hubs, the Splink model trained once and saved versioned,
 clusters by mutual best links, stable customer ids with every merge, split and retirement recorded as a
 redirect); write `silver.match_pairs`, `silver.scored_pairs`, `silver.identity_map`,
-`silver.customer_id_redirects`, `silver.hub_identifiers` and `silver.interactions`, and the run's Splink
-charts. A run takes only the records and events that changed since the last run where it can (see changes),
+`silver.customer_id_redirects`, `silver.hub_identifiers`, `silver.graph_components` and `silver.interactions`,
+and the run's Splink charts. A run takes only the records and events that changed since the last run where it can (see changes),
 and says in its summary's `mode` which it did and why.
 
 A run whose inputs (bronze table versions, silver settings, model version) equal the last run's is skipped
@@ -32,10 +32,10 @@ from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
 from c360.silver.linking import link_people
 from c360.silver.person_records import PHONES_HERE_MAX, person_records
-from c360.silver.tables import (EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORD_KEY, RECORDS, REDIRECTS,
-                                SCORED)
+from c360.silver.tables import (COMPONENT_KEY, COMPONENTS, EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS,
+                                RECORD_KEY, RECORDS, REDIRECTS, SCORED)
 from c360.storage import Txn
-from c360.storage.publish import CHANGE_FEED, publish
+from c360.storage.publish import CHANGE_FEED, TableKey, publish
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -165,13 +165,14 @@ def write_records(ctx: RunContext, records: DataFrame, increment: changes_module
     return publish(ctx.store, increment.upserts, RECORDS, RECORD_KEY, txn=txn, scope=increment.changed)
 
 
-def write_identity_map(ctx: RunContext, rows: DataFrame, covered: DataFrame | None, txn: Txn) -> dict:
-    """silver.identity_map: the rows of the records an incremental run covered (`covered`: record_key) by one
-    MERGE, or the whole table."""
+def write_per_record(ctx: RunContext, rows: DataFrame, table: str, key: TableKey, covered: DataFrame | None,
+                     txn: Txn) -> dict:
+    """A table of one row per person record (silver.identity_map, silver.graph_components): the rows of the
+    records an incremental run covered (`covered`: record_key) by one MERGE, or the whole table."""
     if covered is None:
-        _overwrite(ctx, rows, IDENTITY, txn)
+        _overwrite(ctx, rows, table, txn)
         return {"written": "whole"}
-    return publish(ctx.store, rows, IDENTITY, RECORD_KEY, txn=txn, scope=covered)
+    return publish(ctx.store, rows, table, key, txn=txn, scope=covered)
 
 
 def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, result: dict,
@@ -181,7 +182,8 @@ def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.
     ctx.store.overwrite(result["pairs"], MATCH_PAIRS, txn=txn)
     ctx.store.overwrite(result["scored"], SCORED, txn=txn)
     ctx.store.overwrite(result["hubs"], HUBS, txn=txn)
-    write_identity_map(ctx, result["identity_map"], result["scope"], txn)
+    write_per_record(ctx, result["identity_map"], IDENTITY, RECORD_KEY, result["scope"], txn)
+    write_per_record(ctx, result["graph"], COMPONENTS, COMPONENT_KEY, result["scope"], txn)
     ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
     return written
 

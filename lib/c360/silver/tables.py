@@ -11,6 +11,8 @@ HUBS = "silver.hub_identifiers"
 IDENTITY = "silver.identity_map"
 REDIRECTS = "silver.customer_id_redirects"
 INTERACTIONS = "silver.interactions"
+COMPONENTS = "silver.graph_components"  # the identity graph's components, so a change finds its part by key
 
 RECORD_KEY = TableKey(("record_key",), "source")
 EVENT_KEY = TableKey(("source", "event_id"), "occurred_at")
+COMPONENT_KEY = TableKey(("record_key",), "component")

@@ -116,3 +116,6 @@ def test_the_whole_algorithm_stitches_links_and_splits(spark: SparkSession, clus
                                                         frozenset("p"), frozenset("q")}
     assert found.rounds == 3
     assert found.oversized == [{"component": "a", "size": 3, "pieces": 2}, {"component": "x", "size": 3, "pieces": 2}]
+    # the graph read: every link from the weakest weight a rule reads (p-q at 1.0 >= 0), labelled by its smallest key
+    assert {(r.record_key, r.component) for r in found.graph.collect()} == {
+        ("a", "a"), ("b", "a"), ("c", "a"), ("x", "x"), ("y", "x"), ("z", "x"), ("p", "p"), ("q", "p")}

@@ -8,7 +8,9 @@ The algorithm: connected components of the deterministic links; then rounds of m
 scored pairs, where two clusters merge only when each is the other's best partner, that partner beats the
 next-best one that may be someone else by a margin, and they do not contradict each other (birth dates, a
 no-duplicates source, namesake handles); then oversized clusters are split along their strongest links.
-A cluster's label is always its smallest record key.
+A cluster's label is always its smallest record key. Beside the clusters comes the graph they were read
+from (the deterministic links and the scored pairs from the weakest link any rule reads) as its connected
+components, so an incremental run finds the part of the graph a change can reach by key (see scope).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+PAIR = ("record_key_l", "record_key_r")
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,13 @@ class ClusterRules:
 
 @dataclass
 class Clusters:
-    """(record_key, component) for every record, the rounds of mutual best links, one row per split cluster."""
+    """(record_key, component) for every record, the rounds of mutual best links, one row per split cluster,
+    and `graph`: (record_key, component) of the connected components of every edge clustering read."""
 
     components: DataFrame
     rounds: int
     oversized: list[dict] = field(default_factory=list)
+    graph: DataFrame | None = None
 
 
 class Clusterer(ABC):
@@ -71,9 +78,10 @@ class Clusterer(ABC):
     def cluster(self, nodes: DataFrame, exact: DataFrame, scored: DataFrame, strength: DataFrame,
                 guards: DataFrame | None, rules: ClusterRules) -> Clusters:
         """The whole algorithm: components of `exact`, mutual best links over `scored`, oversized clusters
-        split along `strength`."""
+        split along `strength`; and the components of the graph of `exact` and `scored` from the weakest link."""
         start = self.connected_components(nodes, exact)
         grown, rounds = self.best_link_clusters(start, scored, rules.min_weight, rules.margin, guards,
                                                 rules.max_rounds, rules.related_weight)
         components, oversized = self.split_oversized(grown, strength, rules.max_size)
-        return Clusters(components, rounds, oversized)
+        read = exact.select(*PAIR).unionByName(scored.where(F.col("match_weight") >= rules.weakest_link).select(*PAIR))
+        return Clusters(components, rounds, oversized, self.connected_components(nodes, read))

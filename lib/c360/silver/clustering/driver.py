@@ -346,9 +346,11 @@ class DriverClusterer(Clusterer):
                 guards: DataFrame | None, rules: ClusterRules) -> Clusters:
         keys = _Keys(nodes.select("record_key").toArrow()["record_key"])
         everyone = np.arange(len(keys))  # records are numbered in order: number == position
-        labels = components_of(len(keys), *self._edges(keys, exact))
+        exact_l, exact_r = self._edges(keys, exact)
+        labels = components_of(len(keys), exact_l, exact_r)
         left, right, weight = self._scored(keys, scored, rules.weakest_link)
+        graph = components_of(len(keys), np.concatenate([exact_l, left]), np.concatenate([exact_r, right]))
         labels, rounds = grow(labels, len(keys), left, right, weight, self._guards(keys, everyone, guards),
                               rules.min_weight, rules.margin, rules.max_rounds, rules.related_weight)
         labels, oversized = self._split(keys, everyone, labels, everyone, strength, rules.max_size)
-        return Clusters(self._frame(keys, everyone, labels), rounds, oversized)
+        return Clusters(self._frame(keys, everyone, labels), rounds, oversized, self._frame(keys, everyone, graph))

@@ -4,6 +4,8 @@ with input records = bronze rows + quarantine rows, and nothing already in bronz
 from __future__ import annotations
 
 import json
+import math
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,8 +13,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from c360.bronze.ingest import SourceResult, ingest_source
-from c360.bronze.landing import land
+from c360.bronze.ingest import PART_BYTES, SourceResult, _partitions, ingest_source
+from c360.bronze.landing import LandedFile, land
 from c360.bronze.ledger import LEDGER, QUARANTINE
 from c360.config import parse_config
 from c360.errors import C360Error
@@ -174,6 +176,15 @@ def test_missing_and_duplicated_record_ids(bronze: Callable[..., Bronze]) -> Non
     assert landed == [("a", "line 1"), ("b", "line 5")], "both versions of id 1 land; the repeat does not"
     dup = next(r for r in b.quarantine() if r["reason"] == "duplicate_record_id")
     assert "line 5" in dup["detail"] and "same id and time" in dup["detail"]
+
+
+def test_large_files_are_checked_in_parts_sized_by_their_bytes(spark: SparkSession) -> None:
+    # 900 MB of clickstream in Spark's 8 shuffle partitions exhausted a 4 GB driver while being cached
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    now = datetime.now(timezone.utc)
+    assert _partitions(spark, [LandedFile("small.ndjson", 1_000, now, "x")]) == configured
+    large = [LandedFile(f"clicks_{i}.ndjson", 143_000_000, now, "x") for i in range(7)]
+    assert _partitions(spark, large) == math.ceil(7 * 143_000_000 / PART_BYTES) > configured
 
 
 def test_a_backlog_of_batches_keeps_every_version(bronze: Callable[..., Bronze]) -> None:

@@ -41,6 +41,9 @@ def test_silver_stage_end_to_end(project_root: Path, tmp_path: Path, spark: Spar
     assert summary["linkage"]["backend"]["name"] == "duckdb", "auto: a local master links on DuckDB"
     assert {"person records", "match keys", "model", "comparison counts", "predict", "clustering", "customer ids",
             "charts", "writes", "interactions"} <= set(summary["seconds_per_step"])
+    assert set(summary["write_seconds"]) == {"silver.person_records", "silver.match_pairs", "silver.scored_pairs",
+                                             "silver.hub_identifiers", "silver.identity_map", "silver.graph_components",
+                                             "silver.customer_id_redirects"}, "each person table's write is timed"
     identity = store.read("silver.identity_map")
     assert tuple(identity.columns) == COLUMNS
     assert identity.count() == store.read("silver.person_records").count() == summary["person_records"]

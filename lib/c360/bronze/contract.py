@@ -75,8 +75,11 @@ def record_text(df: DataFrame) -> Column:
     return F.coalesce(F.col("_corrupt"), F.col("_raw"), as_json)
 
 
-def apply_contract(df: DataFrame, source: SourceConfig, settings: BronzeSettings) -> DataFrame:
-    """Add _record_id, _updated_at, _record_hash and, for records that break the contract, _reason/_detail."""
+def apply_contract(df: DataFrame, source: SourceConfig, settings: BronzeSettings,
+                   partitions: int | None = None) -> DataFrame:
+    """Add _record_id, _updated_at, _record_hash and, for records that break the contract, _reason/_detail;
+    `partitions`: how many parts the duplicate check spreads the records over (Spark's shuffle partitions
+    when None)."""
     if "_detail" not in df.columns:
         df = df.withColumn("_detail", F.lit(None).cast("string"))
     id_col, _ = _resolve(df, source.id, source, "id")
@@ -104,15 +107,18 @@ def apply_contract(df: DataFrame, source: SourceConfig, settings: BronzeSettings
             reason = reason.when(F.col("_updated_at").isNull(), F.lit("missing_updated_at"))
     out = out.withColumn("_reason", reason).withColumn(
         "_record_hash", F.sha2(F.col("_text"), 256))
-    return _flag_duplicates(out)
+    return _flag_duplicates(out, partitions)
 
 
-def _flag_duplicates(df: DataFrame) -> DataFrame:
+def _flag_duplicates(df: DataFrame, partitions: int | None = None) -> DataFrame:
     """A record id seen more than once in one file *with the same updated_at* is a repeat (or two conflicting
     versions of one moment): one lands (the last in the file), the others are quarantined with a pointer to
     it. Versions at different times, and versions in different deliveries (files), are history: all land."""
     ok = F.col("_reason").isNull()
     key = ("_source_file", "_record_id", "_updated_at")
+    if partitions:
+        # each part is held whole while the records are cached: sized by the input, not a fixed count
+        df = df.repartition(partitions, *key)
     by_key = Window.partitionBy(*key).orderBy(F.col("_record_ref").desc(), F.col("_record_hash"))
     ranked = df.withColumn("_rank", F.when(ok, F.row_number().over(by_key)))
     kept = F.first(F.when(F.col("_rank") == 1, F.concat_ws(" ", "_source_file", "_record_ref")), ignorenulls=True)

@@ -9,6 +9,7 @@ transaction id, so retrying a run with the same run id does not repeat a commit 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -33,6 +34,7 @@ from c360.storage import Txn
 
 EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
 PLAIN_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PART_BYTES = 16 * 1024 * 1024  # input bytes per part of the duplicate check (see _partitions)
 
 
 @dataclass
@@ -275,6 +277,13 @@ def mark_vanished(ctx, source: SourceConfig, present: DataFrame, location: str) 
     return vanished
 
 
+def _partitions(spark: SparkSession, files: list[LandedFile]) -> int:
+    """Parts to spread these files' records over: Spark's shuffle partitions, or one per PART_BYTES of input
+    when that is more (a few large files in few parts exhaust a small driver's heap)."""
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions") or 1)
+    return max(configured, math.ceil(sum(f.size for f in files) / PART_BYTES))
+
+
 def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: dict[str, int],  # noqa: ANN001
                   result: SourceResult) -> list[dict]:
     store, settings = ctx.store, ctx.config.bronze
@@ -284,7 +293,8 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
         if records is None:
             return [_entry(f, versions[f.path], 0, 0, "empty") for f in files]
-        checked = apply_contract(_with_checksums(records, files), source, settings).persist(StorageLevel.MEMORY_AND_DISK)
+        checked = apply_contract(_with_checksums(records, files), source, settings,
+                                 _partitions(ctx.spark, files)).persist(StorageLevel.MEMORY_AND_DISK)
         checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
         raise

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
@@ -176,16 +178,24 @@ def write_per_record(ctx: RunContext, rows: DataFrame, table: str, key: TableKey
 
 
 def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None, result: dict,
-                 txn: Txn) -> dict:
-    """Every person table of silver; how silver.person_records was written."""
-    written = write_records(ctx, records, increment, txn)
-    ctx.store.overwrite(result["pairs"], MATCH_PAIRS, txn=txn)
-    ctx.store.overwrite(result["scored"], SCORED, txn=txn)
-    ctx.store.overwrite(result["hubs"], HUBS, txn=txn)
-    write_per_record(ctx, result["identity_map"], IDENTITY, RECORD_KEY, result["scope"], txn)
-    write_per_record(ctx, result["graph"], COMPONENTS, COMPONENT_KEY, result["scope"], txn)
-    ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
-    return written
+                 txn: Txn) -> tuple[dict, dict[str, float]]:
+    """Every person table of silver; how silver.person_records was written, and each table's write seconds
+    (which show the copy-on-write cost of the tables written whole or merged)."""
+    seconds: dict[str, float] = {}
+
+    def timed(table: str, write: Callable[[], object]) -> object:
+        started = time.monotonic()
+        out = write()
+        seconds[table] = round(time.monotonic() - started, 1)
+        return out
+
+    written = timed(RECORDS, lambda: write_records(ctx, records, increment, txn))
+    for frame, table in ((result["pairs"], MATCH_PAIRS), (result["scored"], SCORED), (result["hubs"], HUBS)):
+        timed(table, lambda frame=frame, table=table: ctx.store.overwrite(frame, table, txn=txn))
+    timed(IDENTITY, lambda: write_per_record(ctx, result["identity_map"], IDENTITY, RECORD_KEY, result["scope"], txn))
+    timed(COMPONENTS, lambda: write_per_record(ctx, result["graph"], COMPONENTS, COMPONENT_KEY, result["scope"], txn))
+    timed(REDIRECTS, lambda: ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn))
+    return written, seconds
 
 
 @register("silver")
@@ -218,7 +228,8 @@ def run_silver(ctx: RunContext) -> dict:
         result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch)
     txn = recovery.transaction(ctx.store, Txn(APP, ctx.run_number), undone)
     with watch.step("writes"):
-        written = write_people(ctx, records, increment, result, txn) if people_changed else {"written": "nothing"}
+        written, write_seconds = write_people(ctx, records, increment, result, txn) if people_changed \
+            else ({"written": "nothing"}, {})
     event_versions = bronze_versions(ctx, "interaction")
     event_plan = changes_module.plan(ctx.store, last, settings_fingerprint(ctx, current.version if current else None),
                                      event_versions, ctx.full_refresh, kind="event")
@@ -239,6 +250,7 @@ def run_silver(ctx: RunContext) -> dict:
         "cookies_with_several_logins": cookies_with_several_logins(events) if events is not None else 0,
         "model_version": model.version if model else None,
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
+        "write_seconds": write_seconds,
         "figures": linkage_figures(ctx.store.read(MATCH_PAIRS), identity),
         "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
         "finished": recovery.finished(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS], txn),

@@ -109,12 +109,18 @@ def full(ctx: RunContext) -> Built:
     return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out})
 
 
+def records_of(ctx: RunContext, customers: DataFrame) -> DataFrame:
+    """The person records of `customers` (customer_id) with their customer_id: the identity map narrowed to
+    them first, so the records are joined with their few ids, not with every id."""
+    ids = ctx.store.read("silver.identity_map").select("record_key", "customer_id").join(customers, "customer_id", "left_semi")
+    return ctx.store.read("silver.person_records").join(ids, "record_key")
+
+
 def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
-    """The gold rows of the customers and events `change` reaches, recomputed from all their silver rows."""
+    """The gold rows of the customers and events `change` reaches, recomputed from all their silver rows.
+    Only the reached customers' records are materialised; the profiles of everyone else are read as published."""
     store = ctx.store
     identity_map = store.read("silver.identity_map")
-    # read by the identifier scan, the index, the golden values and the profiles: joined once
-    records = customer_records(ctx).localCheckpoint()
     old_rows = store.read(TIMELINE) if store.exists(TIMELINE) else local_frame(ctx.spark, [], timeline.SCHEMA)
     customers = changes.changed_customers(change.identity, change.records, identity_map).localCheckpoint()
     events = _events(ctx)
@@ -122,9 +128,10 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     new_rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     tables: dict[str, DataFrame] = {}
     if events is not None:
-        values = changes.identifiers_in_play(records, customers, change.records).localCheckpoint()
+        values = changes.identifiers_in_play(records_of(ctx, customers), customers, change.records).localCheckpoint()
         scoped = changes.events_in_scope(events, change.events, old_rows, customers, values).localCheckpoint()
-        index = attribution.identifier_index(records, attribution.event_identifiers(scoped))
+        # every record holding an identifier of those events, whoever's customer it is
+        index = attribution.identifier_index(customer_records(ctx), attribution.event_identifiers(scoped))
         attributed, unresolved = attribution.attribute_events(scoped, index)
         new_rows = timeline.timeline(attributed).localCheckpoint()
         tables[UNRESOLVED] = unresolved.localCheckpoint()
@@ -132,21 +139,24 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
         before = old_rows.join(event_keys, EVENT, "left_semi").select("customer_id")
         customers = customers.unionByName(new_rows.select("customer_id")).unionByName(before).distinct().localCheckpoint()
     old_profiles = store.read(PROFILE)
-    golden = golden_values(records.join(customers, "customer_id", "left_semi"), ctx.config.gold).localCheckpoint()
+    mine = records_of(ctx, customers).localCheckpoint()
+    golden = golden_values(mine, ctx.config.gold).localCheckpoint()
     homes = _households(old_profiles, customers, golden)
     moved = changes.household_moves(old_profiles, homes).join(customers, "customer_id", "left_anti")
     if not moved.isEmpty():
-        golden = golden.unionByName(golden_values(records.join(moved, "customer_id", "left_semi"), ctx.config.gold))
+        theirs = records_of(ctx, moved).localCheckpoint()
+        golden = golden.unionByName(golden_values(theirs, ctx.config.gold))
         customers = customers.unionByName(moved).localCheckpoint()
+        mine = mine.unionByName(theirs)
     rows = old_rows.join(event_keys, EVENT, "left_anti").unionByName(new_rows).localCheckpoint()
-    mine = records.join(customers, "customer_id", "left_semi").localCheckpoint()
     profiles = _profiles(ctx, mine, golden, rows.join(customers, "customer_id", "left_semi"),
                          homes.join(customers, "customer_id", "left_semi"),
                          old_profiles.join(customers, "customer_id", "left_semi"))
     keys = change.identity.select("record_key").distinct().localCheckpoint()
     new_xref = xref.customer_xref(identity_map.join(keys, "record_key", "left_semi")).localCheckpoint()
     tables |= {PROFILE: profiles, XREF: new_xref, TIMELINE: new_rows}
-    every_profile = old_profiles.join(customers, "customer_id", "left_anti").unionByName(profiles).localCheckpoint()
+    # not materialised: the metrics and the gates each read the published profiles once more
+    every_profile = old_profiles.join(customers, "customer_id", "left_anti").unionByName(profiles)
     tables |= _global(ctx, every_profile, rows, homes)
     scopes = {PROFILE: customers, XREF: keys, TIMELINE: event_keys, UNRESOLVED: event_keys}
     whole = {PROFILE: every_profile, TIMELINE: rows,

@@ -5,8 +5,8 @@ linking: deterministic links guarded against hubs, the Splink model trained once
 clusters by mutual best links, stable customer ids with every merge, split and retirement recorded as a
 redirect); write `silver.match_pairs`, `silver.scored_pairs`, `silver.identity_map`,
 `silver.customer_id_redirects`, `silver.hub_identifiers`, `silver.graph_components` and `silver.interactions`,
-and the run's Splink charts. A run takes only the records and events that changed since the last run where it can (see changes),
-and says in its summary's `mode` which it did and why.
+and the run's Splink charts. A run takes only the records and events that changed since the last run where it
+can (see changes), and says in its summary's `mode` which it did and why.
 
 A run whose inputs (bronze table versions, silver settings, model version) equal the last run's is skipped
 without a commit, so re-running unchanged input changes nothing. A run that died between its writes is

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from c360 import progress
 from c360.timing import Stopwatch
 
 
@@ -23,3 +24,15 @@ def test_a_failed_step_still_counts() -> None:
     with pytest.raises(RuntimeError), watch.step("boom"):
         raise RuntimeError("x")
     assert "boom" in watch.seconds
+
+
+def test_timings_inside_a_step_are_not_reported_as_progress() -> None:
+    with progress.running("run-t") as told, told.stage("silver"):
+        progress.expect(1)
+        outer, inner = Stopwatch(), Stopwatch(report=False)
+        with outer.step("writes"):
+            for table in ("silver.a", "silver.b"):
+                with inner.step(table):
+                    pass
+        assert progress.current().done == 1, "only the stage's own step counts"
+    assert list(inner.seconds) == ["silver.a", "silver.b"]

@@ -17,14 +17,19 @@ class Stopwatch:
     """Adds up wall-clock seconds per step name, in the order the steps first ran; each step is also
     reported as the run's progress (c360.progress)."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: bool = True) -> None:
+        """`report`: also report each step as the run's progress (False for timings inside one step)."""
         self.seconds: dict[str, float] = {}
+        self.report = report
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         started = time.monotonic()
         try:
-            with progress.step(name):
+            if self.report:
+                with progress.step(name):
+                    yield
+            else:
                 yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 1)

@@ -47,9 +47,12 @@ def run_started(ctx: RunContext) -> datetime:
     return datetime.fromtimestamp(ctx.run_number / 1000, tz=timezone.utc)
 
 
-def customer_records(ctx: RunContext) -> DataFrame:
-    """silver.person_records with each record's customer_id."""
+def customer_records(ctx: RunContext, customers: DataFrame | None = None) -> DataFrame:
+    """silver.person_records with each record's customer_id; with `customers` (customer_id) only theirs, the
+    identity map narrowed to them first, so the records are joined with their few ids, not with every id."""
     ids = ctx.store.read("silver.identity_map").select("record_key", "customer_id")
+    if customers is not None:
+        ids = ids.join(customers, "customer_id", "left_semi")
     return ctx.store.read("silver.person_records").join(ids, "record_key")
 
 
@@ -109,13 +112,6 @@ def full(ctx: RunContext) -> Built:
     return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out})
 
 
-def records_of(ctx: RunContext, customers: DataFrame) -> DataFrame:
-    """The person records of `customers` (customer_id) with their customer_id: the identity map narrowed to
-    them first, so the records are joined with their few ids, not with every id."""
-    ids = ctx.store.read("silver.identity_map").select("record_key", "customer_id").join(customers, "customer_id", "left_semi")
-    return ctx.store.read("silver.person_records").join(ids, "record_key")
-
-
 def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     """The gold rows of the customers and events `change` reaches, recomputed from all their silver rows.
     Only the reached customers' records are materialised; the profiles of everyone else are read as published."""
@@ -128,7 +124,7 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     new_rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     tables: dict[str, DataFrame] = {}
     if events is not None:
-        values = changes.identifiers_in_play(records_of(ctx, customers), customers, change.records).localCheckpoint()
+        values = changes.identifiers_in_play(customer_records(ctx, customers), customers, change.records).localCheckpoint()
         scoped = changes.events_in_scope(events, change.events, old_rows, customers, values).localCheckpoint()
         # every record holding an identifier of those events, whoever's customer it is
         index = attribution.identifier_index(customer_records(ctx), attribution.event_identifiers(scoped))
@@ -139,12 +135,12 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
         before = old_rows.join(event_keys, EVENT, "left_semi").select("customer_id")
         customers = customers.unionByName(new_rows.select("customer_id")).unionByName(before).distinct().localCheckpoint()
     old_profiles = store.read(PROFILE)
-    mine = records_of(ctx, customers).localCheckpoint()
+    mine = customer_records(ctx, customers).localCheckpoint()
     golden = golden_values(mine, ctx.config.gold).localCheckpoint()
     homes = _households(old_profiles, customers, golden)
     moved = changes.household_moves(old_profiles, homes).join(customers, "customer_id", "left_anti")
     if not moved.isEmpty():
-        theirs = records_of(ctx, moved).localCheckpoint()
+        theirs = customer_records(ctx, moved).localCheckpoint()
         golden = golden.unionByName(golden_values(theirs, ctx.config.gold))
         customers = customers.unionByName(moved).localCheckpoint()
         mine = mine.unionByName(theirs)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
@@ -181,21 +179,18 @@ def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.
                  txn: Txn) -> tuple[dict, dict[str, float]]:
     """Every person table of silver; how silver.person_records was written, and each table's write seconds
     (which show the copy-on-write cost of the tables written whole or merged)."""
-    seconds: dict[str, float] = {}
-
-    def timed(table: str, write: Callable[[], object]) -> object:
-        started = time.monotonic()
-        out = write()
-        seconds[table] = round(time.monotonic() - started, 1)
-        return out
-
-    written = timed(RECORDS, lambda: write_records(ctx, records, increment, txn))
+    watch = Stopwatch(report=False)  # inside the stage's "writes" step
+    with watch.step(RECORDS):
+        written = write_records(ctx, records, increment, txn)
     for frame, table in ((result["pairs"], MATCH_PAIRS), (result["scored"], SCORED), (result["hubs"], HUBS)):
-        timed(table, lambda frame=frame, table=table: ctx.store.overwrite(frame, table, txn=txn))
-    timed(IDENTITY, lambda: write_per_record(ctx, result["identity_map"], IDENTITY, RECORD_KEY, result["scope"], txn))
-    timed(COMPONENTS, lambda: write_per_record(ctx, result["graph"], COMPONENTS, COMPONENT_KEY, result["scope"], txn))
-    timed(REDIRECTS, lambda: ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn))
-    return written, seconds
+        with watch.step(table):
+            ctx.store.overwrite(frame, table, txn=txn)
+    for rows, table, key in ((result["identity_map"], IDENTITY, RECORD_KEY), (result["graph"], COMPONENTS, COMPONENT_KEY)):
+        with watch.step(table):
+            write_per_record(ctx, rows, table, key, result["scope"], txn)
+    with watch.step(REDIRECTS):
+        ctx.store.overwrite(result["redirects"], REDIRECTS, txn=txn)
+    return written, watch.seconds
 
 
 @register("silver")

@@ -5,6 +5,10 @@ Quality (linkage on anyone's data):
     python scripts/bench_silver.py [--sets febrl4 febrl3 crm_pairs:10000 generated:6600 ...] [--work DIR]
                                    [--seed 42] [--driver-memory 6g] [--no-peer] [--guards]
 
+Arrival order (a model that keeps up with deliveries):
+
+    python scripts/bench_silver.py --arrival [crm_pairs:10000 febrl4] [--parts 5]
+
 Speed (linkage at speed):
 
     python scripts/bench_silver.py --sizes 10000 100000 1000000 [--backends duckdb spark] [--no-peer]
@@ -35,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
@@ -73,8 +78,8 @@ def load_set(spec: str, work: Path, seed: int) -> linkage_sets.LinkageSet:
     raise SystemExit(f"unknown set {spec!r}")
 
 
-def config_for(data: linkage_sets.LinkageSet, work: Path, driver_memory: str):  # noqa: ANN201
-    folder = work / data.name
+def config_for(data: linkage_sets.LinkageSet, work: Path, driver_memory: str, name: str | None = None):  # noqa: ANN201
+    folder = work / (name or data.name)
     doc = {"warehouse": str(folder / "warehouse"), "engine": "delta-rs", "default_country": "DE",
            "spark": {"master": "local[*]", "driver_memory": driver_memory, "shuffle_partitions": 8},
            "sources": data.sources}
@@ -274,6 +279,92 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+ARRIVAL_SETS = ["crm_pairs:10000", "febrl4"]
+
+
+def deliveries(data: linkage_sets.LinkageSet, parts: int) -> list[dict[str, pd.DataFrame]]:
+    """The set's records as a data team onboards them: FEBRL4's file A first and B later (one source a
+    delivery); any other set's sources each cut into `parts` slices, slice k of every source in delivery k."""
+    frames = {s["name"]: pd.read_parquet(s["path"]) for s in data.sources}
+    if data.name == "febrl4":
+        return [{name: frame} for name, frame in frames.items()]
+    return [{name: frame.iloc[k::parts] for name, frame in frames.items()} for k in range(parts)]
+
+
+def arrival_run(data: linkage_sets.LinkageSet, folder: Path, landed: list[dict[str, pd.DataFrame]], truth_all: pd.DataFrame,
+                spark_memory: str) -> dict:
+    """Land `landed` (deliveries, in order) as files and run bronze and silver after each; returns the last
+    run's figures (records, F1 against the truth of the records landed so far, model, retrain action)."""
+    sources = [{**s, "path": str(folder / "landing" / s["name"] / "part_*.parquet")} for s in data.sources]
+    config = config_for(linkage_sets.LinkageSet(data.name, sources, data.truth, data.link_only), folder.parent,
+                        spark_memory, name=folder.name)
+    spark, engine = session_for(config, quiet=True)
+    store = open_store(spark, engine.name, config.warehouse)
+    summary: dict = {}
+    for k, delivery in enumerate(landed, start=1):
+        for name, frame in delivery.items():
+            target = folder / "landing" / name / f"part_{k:02d}.parquet"
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(target, index=False)
+        if k < len(landed) and (folder / "warehouse").exists():
+            continue  # an earlier call already ran this delivery
+        ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+        pipeline.run(ctx, "bronze")
+        summary = pipeline.run(ctx, "silver")["silver"]
+    keys = {f"{name}:{rid}" for d in landed for name, frame in d.items() for rid in frame[_id_column(data, name)]}
+    truth = spark.createDataFrame(truth_all[truth_all.record_key.isin(keys)].astype(str))
+    quality = evaluate(store.read("silver.identity_map"), truth)
+    retrain = summary.get("linkage", {}).get("retrain", {})
+    return {"records": len(keys), "f1": quality["f1"], "precision": quality["precision"], "recall": quality["recall"],
+            "model_version": summary.get("model_version"), "retrain": retrain.get("action"), "due": retrain.get("due"),
+            "incremental": summary.get("mode", {}).get("incremental"),
+            "provisional": (summary.get("linkage", {}).get("model") or {}).get("provisional")}
+
+
+def _id_column(data: linkage_sets.LinkageSet, source: str) -> str:
+    return next(s["id"] for s in data.sources if s["name"] == source)
+
+
+def arrival(spec: str, args: argparse.Namespace) -> list[dict]:
+    """One set delivered in parts: after every delivery, F1 of the warehouse that took them one run apart
+    against one run over the same records landed at once (a fresh warehouse, a model trained on them)."""
+    work = Path(args.work) / "arrival"
+    data = load_set(spec, work, args.seed)
+    parts = deliveries(data, args.parts)
+    shutil.rmtree(work / data.name / "arrived", ignore_errors=True)
+    rows = []
+    for k in range(1, len(parts) + 1):
+        arrived = arrival_run(data, work / data.name / "arrived", parts[:k], data.truth, args.driver_memory)
+        shutil.rmtree(work / data.name / f"at_once_{k}", ignore_errors=True)
+        at_once = arrival_run(data, work / data.name / f"at_once_{k}", [_merged(parts[:k])], data.truth, args.driver_memory)
+        rows.append({"set": data.name, "delivery": k, "of": len(parts), "records": arrived["records"],
+                     "arrived": arrived, "at_once": at_once, "difference": round(at_once["f1"] - arrived["f1"], 4)})
+        print(json.dumps(rows[-1], default=str), flush=True)
+    return rows
+
+
+def _merged(landed: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Every delivery's rows of each source as one file."""
+    out: dict[str, list[pd.DataFrame]] = {}
+    for delivery in landed:
+        for name, frame in delivery.items():
+            out.setdefault(name, []).append(frame)
+    return {name: pd.concat(frames) for name, frames in out.items()}
+
+
+def arrival_table(rows: list[dict]) -> str:
+    """Markdown: per set and delivery, F1 as the data arrived against F1 with the same records at once."""
+    head = ["set", "delivery", "records", "model (retrain)", "F1 as arrived", "F1 at once", "difference"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        a = r["arrived"]
+        model = f"v{a['model_version']} ({a['retrain']})" if a["model_version"] else f"none ({a['retrain']})"
+        lines.append(f"| {r['set']} | {r['delivery']}/{r['of']} | {r['records']:,} | {model} | {a['f1']:.4f} | "
+                     f"{r['at_once']['f1']:.4f} | {r['difference']:+.4f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=DEFAULT_SETS)
@@ -284,10 +375,18 @@ def main() -> int:
     parser.add_argument("--guards", action="store_true", help="measure what each linkage guard keeps out")
     parser.add_argument("--sizes", nargs="+", type=int, help="speed: these numbers of generated person records")
     parser.add_argument("--backends", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
+    parser.add_argument("--arrival", nargs="*", metavar="SET",
+                        help=f"arrival order: these sets (default {' '.join(ARRIVAL_SETS)}) delivered in parts, "
+                             "F1 after every delivery against one run over the same records at once")
+    parser.add_argument("--parts", type=int, default=5, help="deliveries a set other than febrl4 is cut into")
     args = parser.parse_args()
     # progress of each step on stderr; the figures go to stdout
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("c360").setLevel(logging.INFO)
+    if args.arrival is not None:
+        rows = [row for spec in (args.arrival or ARRIVAL_SETS) for row in arrival(spec, args)]
+        print("\n" + arrival_table(rows))
+        return 0
     if args.sizes:
         rows = [row for size in args.sizes for row in speed(size, args)]
         print("\n" + speed_table(rows))

@@ -59,3 +59,20 @@ def test_sql_errors_list_the_tables(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "TABLE_OR_VIEW_NOT_FOUND" in err and "tables: bronze.t" in err and "Traceback" not in err
     assert main(["sql", "--config", str(config), "SELECT count(*) AS n FROM bronze.t", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["n", "1"]
+
+
+def test_train_rollback_makes_the_previous_version_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from c360.silver import model as model_store
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(yaml.safe_dump({"warehouse": str(tmp_path / "wh"), "engine": "delta-rs"}))
+    folder = tmp_path / "wh" / "_models" / model_store.NAME
+    assert main(["train", "--rollback", "--config", str(config)]) == 1
+    assert "no model in" in capsys.readouterr().err
+    for records in (10, 20):
+        model_store.save(folder, {}, {"records": records})
+    assert main(["train", "--rollback", "--config", str(config)]) == 0
+    assert "model version 1 is current again (was 2)" in capsys.readouterr().out
+    assert model_store.latest(folder).version == 1

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stage", default="all", choices=["bronze", "silver", "gold", "all"])
     run.add_argument("--full-refresh", action="store_true", help="rebuild derived tables from bronze")
     run.add_argument("--run-id", help="reuse a run id to retry a failed run (its committed writes are skipped)")
+    run.add_argument("--accept-retrain", action="store_true",
+                     help="apply a retrain of the linkage model even when it moves more customers than "
+                          "silver.linkage.max_retrain_churn")
 
     sql = sub.add_parser("sql", help="run Spark SQL over bronze.<t>, silver.<t>, gold.<t>",
                          description="Run a Spark SQL query over the warehouse's tables.")
@@ -67,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                            description="Estimate the linkage model on the current person records and save it as "
                                        "the next version; later runs predict with it.")
     _config_arg(train)
+    train.add_argument("--rollback", action="store_true",
+                       help="train nothing: make the version before the current one current again")
 
     server = sub.add_parser("sql-server", help="serve the gold tables over JDBC/ODBC (Spark Thrift server)",
                             description="Start Spark's Thrift JDBC/ODBC server with gold.<table> views of the "
@@ -153,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, args.run_id or pipeline.new_run_id(),
-                              full_refresh=args.full_refresh)
+                              full_refresh=args.full_refresh, accept_retrain=args.accept_retrain)
     results = pipeline.run(ctx, args.stage)
     print(json.dumps({"run_id": ctx.run_id, "warehouse": config.warehouse, "stages": results}, indent=2,
                      default=str))
@@ -237,6 +242,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from c360.silver.linking import linkage_backend, train_model
     from c360.silver.stage import all_person_records
 
+    if args.rollback:
+        from c360.config import load_config
+        from c360.silver import model as model_store
+
+        left, now = model_store.rollback(model_store.model_dir(load_config(args.config)))
+        print(f"model version {now.version} is current again (was {left.version}): {now.path}")
+        print("the next silver run links every record with it; pin it with silver.linkage.model_version to keep "
+              "automatic retraining from replacing it")
+        return 0
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
     keys = linkage_input(all_person_records(ctx)).localCheckpoint()

@@ -296,6 +296,22 @@ class LinkageSettings(_Strict):
     """A field takes part in the default model when at least this share of person records fill it."""
     on_model_mismatch: Literal["retrain", "fail"] = "retrain"
     """When the saved model was built for other fields or rules: train a new version, or stop with a message."""
+    retrain: Literal["auto", "warn", "never"] = "auto"
+    """When the data has outgrown the model (no model yet although there are pairs to compare, a provisional
+    model, a source the model never saw, person records grown past `retrain_growth`): train a new version and
+    link every record again with it (auto), only say a retrain is due (warn), or say nothing (never)."""
+    retrain_growth: float = Field(default=2.0, gt=1)
+    """A model is due for retraining when the person records have grown by more than this factor since it
+    was trained."""
+    max_retrain_churn: float = Field(default=0.05, ge=0, le=1)
+    """A retrain that would move more than this share of the customers a trusted (not provisional) model
+    decided is held back (the run keeps the model and warns) unless the run was started with --accept-retrain."""
+    min_prior_pairs: int = Field(default=50, ge=1)
+    """A model whose prior rule found fewer pairs than this, or whose every EM session converged on fewer
+    matching pairs, is saved as provisional: trained on too little evidence to decide later runs."""
+    model_version: int | None = Field(default=None, ge=1)
+    """Pin this model version: every run scores with it and none retrains automatically (a due retrain is
+    only reported)."""
     u_max_pairs: float = Field(default=5e6, gt=0)
     em_max_pairs: float = Field(default=1e6, gt=0)
     """Pairs an EM session trains on at most (a rule that blocks more is sampled down, keeping the share of

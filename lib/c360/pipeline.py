@@ -39,6 +39,8 @@ class RunContext:
     engine: EngineChoice
     run_id: str
     full_refresh: bool = False
+    accept_retrain: bool = False
+    """Apply a retrain of the linkage model even when it moves more customers than max_retrain_churn."""
 
     @property
     def run_number(self) -> int:

@@ -85,7 +85,7 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
     landing = tmp_path / "landing"
     generate(PEOPLE, landing, seed=21)
     steady = Warehouse(spark, project_root, tmp_path / "steady", landing, engine, SOURCES)
-    model_store.model_dir(steady.config).mkdir(parents=True)
+    Path(model_store.model_dir(steady.config)).mkdir(parents=True)
     shutil.copy(STORED_MODEL, model_store.model_dir(steady.config))
     steady.run("bronze")
     first = steady.run("silver")
@@ -126,7 +126,7 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
     whole = Warehouse(spark, project_root, tmp_path / "whole", landing, "delta-rs", SOURCES)
     folder = model_store.model_dir(whole.config)
     model = model_store.latest(model_store.model_dir(steady.config))
-    shutil.copytree(model.path.parent, folder)
+    shutil.copytree(model.folder, folder)
     shutil.copytree(Path(steady.config.warehouse) / "bronze", Path(whole.config.warehouse) / "bronze")
     assert whole.run("silver")["mode"]["incremental"] is False
     assert_df_equality(records.orderBy("record_key"), whole.store.read("silver.person_records").orderBy("record_key"),

@@ -70,11 +70,28 @@ def linkage(store: TableStore) -> dict:
     found = {k: silver[k] for k in keep if k in silver}
     found["backend"] = silver.get("linkage", {}).get("backend")
     found["warning"] = silver.get("linkage", {}).get("warning")
+    found["model_note"] = model_note(silver.get("linkage", {}))
     figures = silver.get("figures")
     if figures is None:  # recorded by silver runs of earlier versions: computed here
         tables = [store.read(t) if store.exists(t) else None for t in ("silver.match_pairs", "silver.identity_map")]
         figures = linkage_figures(*tables)
     return {**found, **figures}
+
+
+def model_note(linkage: dict) -> str | None:
+    """One line on the model when it needs the reader's attention: provisional, or a retrain due, held
+    back or done in this run (None otherwise)."""
+    model, retrain = linkage.get("model") or {}, linkage.get("retrain") or {}
+    action, due = retrain.get("action"), "; ".join(retrain.get("due") or [])
+    if action == "retrained":
+        return f"Model v{model.get('version')} was trained in this run: {due}."
+    if action in ("held back", "held back earlier"):
+        return f"A retrain of the model is due ({due}) but was held back by the churn limit; see the run's stderr."
+    if due and action == "reported":
+        return f"A retrain of the model is due: {due}."
+    if model.get("provisional"):
+        return f"Model v{model.get('version')} is provisional: {'; '.join(model.get('provisional_reasons', []))}."
+    return None
 
 
 def stages(results: dict[str, dict]) -> dict[str, dict]:

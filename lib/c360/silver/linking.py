@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
@@ -25,7 +26,7 @@ from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.pipeline import RunContext
 from c360.report import run_folder, staged
-from c360.silver import changes as changes_module, clustering, customer_ids, model as model_store, scope
+from c360.silver import changes as changes_module, clustering, customer_ids, model as model_store, retraining, scope
 from c360.silver.identity_map import identity_map, match_pairs
 from c360.silver.linkage import charts as charts_module, prediction, term_frequencies, training
 from c360.silver.linkage.backends import LinkageBackend, choose
@@ -50,13 +51,21 @@ def linkage_backend(ctx: RunContext, keys: DataFrame) -> Iterator[tuple[LinkageB
         yield backend, why
 
 
-def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
-                backend: LinkageBackend) -> tuple[model_store.ModelFile | None, TrainingResult]:
+def source_records(keys: DataFrame) -> dict[str, int]:
+    """Person records per source among these match keys."""
+    return {r["source"]: r["count"] for r in keys.groupBy("source").count().collect()}
+
+
+def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend, current: bool = True,
+                why: str = "trained") -> tuple[model_store.ModelFile | None, TrainingResult]:
     """Train a new model version of `spec` on these match keys (a sample of `train_max_records` of them) on
-    `backend` and save it; (None, result) when the data cannot support a model (result.problem says why)."""
+    `backend` and save it with its evidence (records per source, the prior's pairs, each EM session's pairs
+    and matches) and, when that evidence is thin, as provisional; with `current`, runs score with it from now
+    on (a retrain the churn limit must pass first is saved with current=False). (None, result) when the
+    data cannot support a model (result.problem says why)."""
     settings = ctx.config.silver.linkage
     started = time.monotonic()
-    total = keys.count()
+    counts = source_records(keys)
     sample = training.training_sample(keys, settings.train_max_records, settings.seed).localCheckpoint()
     sizes = {r.source: r["count"] for r in sample.groupBy("source").count().collect()}
     linker = backend.training_linker(sample, splink_settings(spec))
@@ -66,11 +75,14 @@ def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
     if result.problem:
         log.warning("silver: no linkage model: %s", result.problem)
         return None, result
+    thin = retraining.provisional_reasons(result.summary(), counts, settings.min_prior_pairs)
     saved = model_store.save(model_store.model_dir(ctx.config), linker.misc.save_model_to_json(), {
-        "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "records": sum(sizes.values()),
-        "of_records": total, "seconds": round(time.monotonic() - started, 1), "backend": backend.name,
+        "trained_at": datetime.now(timezone.utc).isoformat(), "run_id": ctx.run_id, "why": why,
+        "records": sum(sizes.values()), "of_records": sum(counts.values()), "source_records": counts,
+        "seconds": round(time.monotonic() - started, 1), "backend": backend.name,
         "trained_on": linker._sql_dialect_str, "spec": spec.fingerprint(),  # noqa: SLF001
-        "spec_detail": spec.describe(), "training": result.summary()})
+        "spec_detail": spec.describe(), "training": result.summary(),
+        "provisional": bool(thin), "provisional_reasons": thin}, current=current)
     model_term_frequencies(saved, keys)
     log.info("silver: trained model v%d in %.0fs (%s)", saved.version, time.monotonic() - started, saved.path)
     return saved, result
@@ -92,24 +104,6 @@ def register_term_frequencies(ctx: RunContext, backend: LinkageBackend, linker: 
     the run holds (an incremental run's kept pairs agree with a full run's)."""
     for frequencies in model_term_frequencies(model, keys).values():
         backend.register_term_frequencies(linker, frequencies.column, term_frequencies.lookup(ctx.spark, keys, frequencies))
-
-
-def model_for(ctx: RunContext, keys: DataFrame, spec: ModelSpec,
-              backend: LinkageBackend) -> tuple[model_store.ModelFile | None, dict]:
-    """The saved model when it was built for this spec; else a new version (or a stop, if
-    silver.linkage.on_model_mismatch is 'fail'). Returns it (None: link deterministically) and notes."""
-    current = model_store.latest(model_store.model_dir(ctx.config))
-    if current is not None and current.metadata().get("spec") != spec.fingerprint():
-        why = (f"silver: model v{current.version} was built for other fields or rules than the person sources and "
-               f"settings now give ({', '.join(spec.describe()['fields'])})")
-        if ctx.config.silver.linkage.on_model_mismatch == "fail":
-            raise C360Error(why + "; run `c360 train` or set silver.linkage.on_model_mismatch: retrain")
-        log.warning("%s; training a new version", why)
-        current = None
-    if current is not None:
-        return current, {}
-    saved, result = train_model(ctx, keys, spec, backend)
-    return saved, {"training": result.summary()}
 
 
 def cluster_guards(keys: DataFrame, spec: ModelSpec) -> DataFrame:
@@ -245,16 +239,134 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
             "summary": summary}
 
 
+@dataclass
+class ModelChoice:
+    """The model a run scores with and why: `candidate` is a new version that becomes current only if the
+    customers it moves stay within the churn limit (`fallback` is scored with otherwise); `rescore` says why
+    every pair is scored again although the run is incremental; `notes` go to the run summary."""
+
+    model: model_store.ModelFile | None
+    notes: dict
+    rescore: str | None = None
+    candidate: bool = False
+    fallback: model_store.ModelFile | None = None
+
+
+def in_use(ctx: RunContext) -> model_store.ModelFile | None:
+    """The model version runs score with: the pinned one (silver.linkage.model_version), else the current."""
+    folder = model_store.model_dir(ctx.config)
+    pinned = ctx.config.silver.linkage.model_version
+    return model_store.version(folder, pinned) if pinned else model_store.latest(folder)
+
+
+def _trained(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend, increment: object,
+             why: str, current: bool) -> tuple[model_store.ModelFile | None, dict, str | None]:
+    """A new version trained now, its training notes, and why every pair is scored again."""
+    model, result = train_model(ctx, keys, spec, backend, current=current, why=why)
+    return model, {"training": result.summary()}, (why if increment is not None else None)
+
+
+def _say(text: str) -> None:
+    # stderr: stdout carries the run's JSON summary (scripts and jobs parse it)
+    print(f"silver: WARNING {text}", file=sys.stderr)
+
+
 def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend,
-                  increment: changes_module.Increment | None, current: model_store.ModelFile | None
-                  ) -> tuple[model_store.ModelFile | None, dict, str | None]:
-    """The model to score with, training notes, and why the linkage cannot take only the changes (None when
-    it can): an incremental run never trains, and scores with the model the last run used when that model
-    still fits the spec; otherwise every pair is scored again."""
-    if increment is not None and (current is None or current.metadata().get("spec") == spec.fingerprint()):
-        return current, {}, None
-    model, trained = model_for(ctx, keys, spec, backend)
-    return model, trained, ("the person records now give another model spec" if increment is not None else None)
+                  increment: changes_module.Increment | None, current: model_store.ModelFile | None) -> ModelChoice:
+    """The model to score with. A model built for another spec is retrained (or the run stops) as
+    silver.linkage.on_model_mismatch says. Otherwise the run checks whether the data has outgrown the model
+    (see retraining.due) and, as silver.linkage.retrain says, trains a new version (auto), says so (warn) or
+    neither (never); a pinned version (model_version) is never replaced. A run that trains scores every pair
+    with the new model, so no run scores with two models."""
+    settings = ctx.config.silver.linkage
+    if current is not None and current.metadata().get("spec") != spec.fingerprint():
+        why = (f"model v{current.version} was built for other fields or rules than the person sources and "
+               f"settings now give ({', '.join(spec.describe()['fields'])})")
+        if settings.on_model_mismatch == "fail" or settings.model_version:
+            fix = ("unpin silver.linkage.model_version or pin a version built for them" if settings.model_version else
+                   "run `c360 train` or set silver.linkage.on_model_mismatch: retrain")
+            raise C360Error(f"silver: {why}; {fix}")
+        _say(f"{why}; training a new version")
+        return ModelChoice(*_trained(ctx, keys, spec, backend, increment, "the person records now give another model spec", True))
+    counts = source_records(keys)
+    pairs = training.allowed_pairs(sum(counts.values()), {s: counts.get(s, 0) for s in spec.unique_sources})
+    reasons = retraining.due(current.metadata() if current else None, counts, pairs, settings.retrain_growth)
+    notes = {"retrain": {"due": reasons, "policy": "pinned" if settings.model_version else settings.retrain,
+                         "action": "none"}}
+    if not reasons:
+        if current is None:
+            notes["training"] = {"problem": "the person records have no pair to compare yet (fewer than two records, "
+                                            "or only the records of one no_duplicates source)"}
+        return ModelChoice(current, notes)
+    due = "; ".join(reasons)
+    if settings.model_version or settings.retrain != "auto":
+        notes["retrain"]["action"] = "reported" if settings.retrain != "never" or settings.model_version else "none"
+        if notes["retrain"]["action"] == "reported":
+            pin = f"model v{settings.model_version} is pinned" if settings.model_version else "silver.linkage.retrain is warn"
+            _say(f"a retrain of the linkage model is due ({due}); {pin}, so this run keeps the model")
+        return ModelChoice(current, notes)
+    held = None if ctx.accept_retrain else _held_back(ctx, current, counts)
+    if held is not None:
+        notes["retrain"]["action"] = "held back earlier"
+        _say(f"a retrain of the linkage model is due ({due}), but v{held.version} was held back by the churn limit "
+             f"({held.metadata()['held_back']}); start a run with --accept-retrain to apply a retrain")
+        return ModelChoice(current, notes)
+    log.warning("silver: retraining the linkage model: %s", due)
+    # the churn limit protects what a trusted model decided: a first or provisional model's customers are not
+    protected = current is not None and not current.metadata().get("provisional")
+    model, trained, rescore = _trained(ctx, keys, spec, backend, increment, f"retrain: {due}", not protected)
+    notes["retrain"]["action"] = "retrained" if model is not None else "failed"
+    return ModelChoice(model or current, {**notes, **trained}, rescore if model is not None else None,
+                       candidate=protected and model is not None, fallback=current)
+
+
+def _held_back(ctx: RunContext, current: model_store.ModelFile | None, counts: dict[str, int]) -> model_store.ModelFile | None:
+    """A retrain of `current` the churn limit held back, when the data has not outgrown it since: then the
+    run does not train again (each try would cost a training and a full scoring) until --accept-retrain."""
+    if current is None:
+        return None
+    later = [m for m in model_store.versions(model_store.model_dir(ctx.config)) if m.version > current.version]
+    if not later or not later[-1].metadata().get("held_back"):
+        return None
+    meta = later[-1].metadata()
+    outgrown = retraining.due({**meta, "provisional": False}, counts, 0, ctx.config.silver.linkage.retrain_growth)
+    return None if outgrown else later[-1]
+
+
+def _within_churn(ctx: RunContext, choice: ModelChoice, result: dict, increment: changes_module.Increment | None,
+                  notes: dict) -> bool:
+    """Whether a candidate's result moves at most max_retrain_churn of the earlier customers (or the run was
+    started with --accept-retrain); records the figures in `notes` and holds back a candidate that does not."""
+    if not ctx.store.exists(IDENTITY):
+        return True
+    changed = increment.changed if increment is not None else None
+    moved, of = retraining.moved_customers(ctx.store.read(IDENTITY), result["identity_map"], changed)
+    limit = ctx.config.silver.linkage.max_retrain_churn
+    share = moved / of if of else 0.0
+    notes["retrain"].update(moved_customers=moved, of_customers=of, moved_share=round(share, 4), max_retrain_churn=limit)
+    if share <= limit or ctx.accept_retrain:
+        return True
+    text = (f"it would move {moved:,} of {of:,} customers ({share:.1%}, more than silver.linkage.max_retrain_churn "
+            f"= {limit:.1%})")
+    choice.model.annotate(held_back=f"{text} in run {ctx.run_id}")
+    notes["retrain"]["action"] = "held back"
+    _say(f"the retrained model v{choice.model.version} was held back: {text}; this run keeps "
+         f"{'model v%d' % choice.fallback.version if choice.fallback else 'no model'}. Start a run with --accept-retrain "
+         "to apply it, or set silver.linkage.retrain: warn")
+    return False
+
+
+def _model_line(model: model_store.ModelFile | None) -> dict | None:
+    """The run summary's model: its version and whether it is provisional, and why (also said on stderr)."""
+    if model is None:
+        return None
+    meta = model.metadata()
+    line = {"version": model.version, "provisional": bool(meta.get("provisional")),
+            "provisional_reasons": meta.get("provisional_reasons", []), "trained_at": meta.get("trained_at"),
+            "of_records": meta.get("of_records")}
+    if line["provisional"]:
+        _say(f"linkage model v{model.version} is provisional: {'; '.join(line['provisional_reasons'])}")
+    return line
 
 
 def link_people(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None,
@@ -266,14 +378,22 @@ def link_people(ctx: RunContext, records: DataFrame, increment: changes_module.I
         spec = build_spec(profile(keys), ctx.config)
     with linkage_backend(ctx, keys) as (backend, why), staged(run_folder(ctx.config, ctx.run_id)) as report_dir:
         with watch.step("model"):
-            model, trained, rescore = linkage_model(ctx, keys, spec, backend, increment, current)
-        changed = increment.changed if increment is not None and rescore is None else None
-        result = resolve(ctx, records, keys, spec, model, backend, report_dir, watch, changed)
+            choice = linkage_model(ctx, keys, spec, backend, increment, current)
+        notes = choice.notes
+        changed = increment.changed if increment is not None and choice.rescore is None else None
+        result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed)
+        if choice.candidate and not _within_churn(ctx, choice, result, increment, notes):
+            choice = ModelChoice(choice.fallback, notes)
+            changed = increment.changed if increment is not None else None
+            result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed)
+        elif choice.candidate:
+            model_store.make_current(choice.model, f"retrained in run {ctx.run_id}")
+    model = choice.model
     result["summary"]["charts"] = run_folder(ctx.config, ctx.run_id)
     linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
-                       **trained}
+                       "model": _model_line(model), **notes}
     if model is None:
-        problem = trained.get("training", {}).get("problem", "no model")
+        problem = notes.get("training", {}).get("problem", "no model")
         linkage_summary["warning"] = (f"linked by shared identifiers only (deterministic rules): {problem}")
         print(f"silver: WARNING {linkage_summary['warning']}", file=sys.stderr)
-    return result, linkage_summary, model, rescore
+    return result, linkage_summary, model, choice.rescore

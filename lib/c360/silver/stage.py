@@ -1,9 +1,9 @@
 """The silver stage: person records, identity resolution and interactions, from the bronze tables.
 
 Steps: standardise every person source into `silver.person_records`; link, cluster and id them (see
-linking: deterministic links guarded against hubs, the Splink model trained once and saved versioned,
-clusters by mutual best links, stable customer ids with every merge, split and retirement recorded as a
-redirect); write `silver.match_pairs`, `silver.scored_pairs`, `silver.identity_map`,
+linking: deterministic links guarded against hubs, the Splink model saved versioned and retrained when the
+data outgrows it (see retraining), clusters by mutual best links, stable customer ids with every merge, split
+and retirement recorded as a redirect); write `silver.match_pairs`, `silver.scored_pairs`, `silver.identity_map`,
 `silver.customer_id_redirects`, `silver.hub_identifiers`, `silver.graph_components` and `silver.interactions`,
 and the run's Splink charts. A run takes only the records and events that changed since the last run where it
 can (see changes), and says in its summary's `mode` which it did and why.
@@ -27,10 +27,10 @@ from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
-from c360.silver import changes as changes_module, model as model_store
+from c360.silver import changes as changes_module
 from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
-from c360.silver.linking import link_people
+from c360.silver.linking import in_use, link_people
 from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.silver.tables import (COMPONENT_KEY, COMPONENTS, EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS,
                                 RECORD_KEY, RECORDS, REDIRECTS, SCORED)
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 RUNS = "silver._runs"
 APP = "c360/silver"  # the Delta transaction app id of silver's writes (see recovery)
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
+# linkage settings that decide when a model is replaced, not what a model links: the model version stands for them
+MODEL_POLICY = ("retrain", "retrain_growth", "max_retrain_churn", "min_prior_pairs", "model_version")
 SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
                 "charts", "clustering", "customer ids", "charts", "writes", "interactions")
 
@@ -99,7 +101,8 @@ def settings_fingerprint(ctx: RunContext, model_version: int | None) -> str:
     """What the silver output depends on besides bronze's rows: field mappings, deletion conditions, silver
     settings, the default country and the model version."""
     fields = {s.name: [s.fields.model_dump(), s.deleted] for s in ctx.config.sources}
-    text = json.dumps([fields, ctx.config.silver.model_dump(), ctx.config.default_country, model_version],
+    silver = ctx.config.silver.model_dump(exclude={"linkage": set(MODEL_POLICY)})
+    text = json.dumps([fields, silver, ctx.config.default_country, model_version],
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -197,8 +200,7 @@ def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.
 def run_silver(ctx: RunContext) -> dict:
     """Build the silver tables from bronze, from the records that changed since the last run where it can;
     skip without a commit when nothing they depend on changed."""
-    folder = model_store.model_dir(ctx.config)
-    current = model_store.latest(folder)
+    current = in_use(ctx)
     last = last_summary(ctx.store, RUNS)
     # a run that died between its writes is undone first, then its changes are taken again
     undone = recovery.undo_unfinished(ctx.store, (last or {}).get("finished"), APP)

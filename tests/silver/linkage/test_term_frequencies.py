@@ -55,7 +55,7 @@ def test_a_model_version_keeps_the_frequencies_it_was_first_given(spark: SparkSe
     assert {c: (f.total, f.table.to_pylist()) for c, f in first.items()} == {
         c: (f.total, f.table.to_pylist()) for c, f in later.items()}
     assert first["last_name_key"].table.schema.field("count").type == pa.int64()
-    assert sorted(p.name for p in model.term_frequencies_dir.iterdir()) == sorted(
+    assert sorted(p.name for p in Path(model.term_frequencies_dir).iterdir()) == sorted(
         [f"{c}.parquet" for c in first] + [model_store.TOTALS])
 
 

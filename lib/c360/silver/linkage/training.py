@@ -49,12 +49,18 @@ class TrainingResult:
 
     prior: float | None = None
     prior_rules: list[str] = field(default_factory=list)
+    prior_pairs: int = 0
+    """Pairs the prior's rules found: the evidence the share of matches rests on."""
     em_sessions: dict[str, str] = field(default_factory=dict)
+    em_evidence: dict[str, dict] = field(default_factory=dict)
+    """Per EM session that estimated: the pairs its rule blocks, the share of them it converged to call
+    matches, and so the matching pairs it found."""
     seconds: dict[str, float] = field(default_factory=dict)
     problem: str | None = None
 
     def summary(self) -> dict:
-        return {"prior": self.prior, "prior_rules": self.prior_rules, "em_sessions": self.em_sessions,
+        return {"prior": self.prior, "prior_rules": self.prior_rules, "prior_pairs": self.prior_pairs,
+                "em_sessions": self.em_sessions, "em_evidence": self.em_evidence,
                 "seconds": {k: round(v, 1) for k, v in self.seconds.items()}, "problem": self.problem}
 
 
@@ -84,7 +90,7 @@ def estimate_prior(linker: Linker, spec: ModelSpec, recall: float, pairs: int, r
         # Splink's own estimator divides by every pair (no-duplicates sources' inner pairs included) and
         # fails on 0; the value is the same setting it writes
         linker._settings_obj._probability_two_random_records_match = prior  # noqa: SLF001
-        result.prior, result.prior_rules = prior, rules
+        result.prior, result.prior_rules, result.prior_pairs = prior, rules, observed
         return True
     return False
 
@@ -154,13 +160,16 @@ def _em(linker: Linker, rule: str, options: TrainingOptions, result: TrainingRes
         claimed = session.core_model_settings.probability_two_random_records_match * blocked
         log.info("silver: EM session on %s claims %.0f matching pairs (prior: %.0f)", rule, claimed, matches)
         result.em_sessions[rule] = "estimated"
+        share = session.core_model_settings.probability_two_random_records_match
         if claimed > options.max_match_excess * matches:
             _discard(linker, session, before)
             share = min(matches / max(blocked, 1.0), 0.5)
             _session(linker, rule, options, share, first=session)
+            claimed = share * blocked
             result.em_sessions[rule] = (f"estimated with the share of matches fixed at {share:.3g}: EM alone claimed "
                                         f"{claimed:,.0f} matching pairs, the prior allows about {matches:,.0f}")
             log.warning("silver: EM session on %s %s", rule, result.em_sessions[rule])
+        result.em_evidence[rule] = {"pairs": int(blocked), "match_share": float(share), "matches": round(float(claimed))}
         return True
     except EMTrainingException as exc:
         result.em_sessions[rule] = "skipped: " + str(exc).splitlines()[0]

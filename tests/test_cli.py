@@ -76,3 +76,43 @@ def test_train_rollback_makes_the_previous_version_current(tmp_path: Path, capsy
     assert main(["train", "--rollback", "--config", str(config)]) == 0
     assert "model version 1 is current again (was 2)" in capsys.readouterr().out
     assert model_store.latest(folder).version == 1
+
+
+def test_evaluate_over_a_truth_folder_equals_one_concatenated_file(demo_run, tmp_path: Path,  # noqa: ANN001
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import pandas as pd
+
+    truth = pd.read_csv(demo_run.root / "landing" / "truth" / "person_records_b01.csv", dtype=str)
+    folder = tmp_path / "truth"
+    folder.mkdir()
+    # the batches' files: a record listed twice counts as the newest file says; a CSV of other columns is not truth
+    truth.iloc[: len(truth) // 4].to_csv(folder / "person_records_b01.csv", index=False)
+    truth.iloc[len(truth) // 8:].to_csv(folder / "person_records_b02.csv", index=False)
+    pd.DataFrame({"event_id": ["e1"], "true_id": ["p1"]}).to_csv(folder / "events_b01.csv", index=False)
+    truth.to_csv(tmp_path / "all.csv", index=False)
+
+    def evaluated(*paths: Path) -> tuple[dict, str]:
+        assert main(["evaluate", "--config", str(demo_run.config_path), "--truth", *map(str, paths)]) == 0
+        out, err = capsys.readouterr()
+        return json.loads(out.splitlines()[-1]), err
+
+    whole, _ = evaluated(tmp_path / "all.csv")
+    found, err = evaluated(folder)
+    assert found == whole and "truth from 2 files" in err and "WARNING" not in err
+    part, err = evaluated(folder / "person_records_b01.csv")
+    assert part["records_only_in_identity_map"] > part["records_compared"]
+    assert "WARNING" in err and "their folder" in err, "most records without truth: the user is told"
+
+
+def test_evaluate_counts_the_records_of_a_source_missing_from_the_identity_map(demo_run, tmp_path: Path,  # noqa: ANN001
+                                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    truth = pd.read_csv(demo_run.root / "landing" / "truth" / "person_records_b01.csv", dtype=str)
+    lost = pd.DataFrame({"source": "crm_archive", "source_record_id": ["1", "2", "3"], "true_id": ["x", "y", "z"]})
+    pd.concat([truth, lost]).to_csv(tmp_path / "truth.csv", index=False)
+    assert main(["evaluate", "--config", str(demo_run.config_path), "--truth", str(tmp_path / "truth.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "missed records        crm_archive 3 (in the truth, not in the identity map)" in out

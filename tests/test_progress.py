@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,63 @@ class FakeTerminal(io.StringIO):
         return True
 
 
+STEP = re.compile(r"stage (\w+): step (\d+)(?:/(\d+))? (.+)$")
+
+
+@contextmanager
+def steps_told() -> Iterator[list[str]]:
+    """The `stage ...: step ...` lines c360.progress logs inside the block."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if STEP.search(record.getMessage()):
+                lines.append(record.getMessage())
+
+    logger = logging.getLogger("c360.progress")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def assert_within_totals(lines: list[str]) -> None:
+    """Every step line of a run has a total, and no count runs past it or backwards within its stage."""
+    assert lines, "the run told its steps"
+    last: dict[str, int] = {}
+    for line in lines:
+        stage, at, total, name = STEP.search(line).groups()
+        assert total is not None, f"no total: {line}"
+        assert 1 <= int(at) <= int(total), line
+        assert int(at) >= last.get(stage, 0), f"counted backwards: {line}"
+        last[stage] = int(at)
+
+
+def test_totals_are_known_first_and_never_exceeded(restore_logging: None) -> None:
+    with steps_told() as lines, progress.running("run-0") as told, told.stage("silver"):
+        progress.expect(["records", "predict", "charts", "clustering", "charts", "writes"])
+        for name in ("records", "clustering", "charts", "predict", "writes", "unplanned"):
+            with progress.step(name):
+                pass
+    assert [STEP.search(line).group(2, 3) for line in lines] == [
+        ("1", "6"), ("4", "6"), ("5", "6"), ("5", "6"), ("6", "6"), ("6", "6")], \
+        "a left-out step is passed over; a repeated or unplanned one stays where the stage is"
+    assert_within_totals(lines)
+    with steps_told() as lines, progress.running("run-0") as told, told.stage("gold"), progress.step("build"):
+        pass
+    assert lines == ["stage gold: step 1 build"], "without a plan no total is claimed"
+
+
 def test_plain_lines_carry_the_run_id_and_number_the_steps(restore_logging: None) -> None:
     out = io.StringIO()
     progress.configure_logging(stream=out)
     with progress.running("run-1") as told:
         with told.stage("gold"):
-            progress.expect(2)
+            progress.expect(["build", "write gold.customer_profile"])
             with progress.step("build"):
                 logging.getLogger("c360.gold").info("inside the step")
             with progress.step("write gold.customer_profile"):
@@ -63,7 +115,7 @@ def test_a_terminal_gets_a_live_display_and_steps_outside_a_stage_are_silent(res
     with progress.step("nothing runs"):
         pass
     with progress.running("run-2") as told, told.stage("silver"):
-        progress.expect(3)
+        progress.expect(["predict", "clustering", "writes"])
         with progress.step("predict"):
             assert told._bar is not None and told._bar.live.is_started  # noqa: SLF001
     assert told._bar is None, "the bar is gone when the stage ends"  # noqa: SLF001

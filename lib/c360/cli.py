@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                               description="Pairwise precision/recall/F1 and cluster measures of silver.identity_map "
                                           "against a CSV of (source, source_record_id, true_id).")
     _config_arg(evaluate)
-    evaluate.add_argument("--truth", required=True, nargs="+", help="ground-truth CSV file(s) or glob(s)")
+    evaluate.add_argument("--truth", required=True, nargs="+",
+                          help="ground-truth CSV file(s), glob(s) or folder(s) (every CSV there with the truth columns)")
     evaluate.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
 
     train = sub.add_parser("train", help="train a new version of the Splink linkage model",
@@ -207,29 +208,55 @@ def _print_table(rows: list, columns: list[str]) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+TRUTH_COLUMNS = ("source", "source_record_id", "true_id")
+
+
+def _truth_files(patterns: list[str]) -> list[str]:
+    """The truth CSVs named by files, globs or folders (a folder: its CSVs with the truth columns, such as
+    every batch's person_records_bNN.csv that `c360 generate` writes)."""
+    import csv
     import glob
 
+    files: set[str] = set()
+    for pattern in patterns:
+        for found in glob.glob(pattern) or [pattern]:
+            path = Path(found)
+            if path.is_dir():
+                for candidate in sorted(path.glob("*.csv")):
+                    with candidate.open(newline="", encoding="utf-8") as handle:
+                        if set(TRUTH_COLUMNS) <= set(next(csv.reader(handle), [])):
+                            files.add(str(candidate))
+            elif not path.is_file():
+                raise C360Error(f"truth file not found: {found}")
+            else:
+                files.add(str(path))
+    if not files:
+        raise C360Error(f"no truth CSV (with columns {', '.join(TRUTH_COLUMNS)}) in {', '.join(patterns)}")
+    return sorted(files)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from pyspark.sql import functions as F
 
     from c360.silver.evaluation import current_truth, evaluate, format_report
 
     _, spark, _, store = _open(args.config)
     store.require("silver.identity_map")
-    files = sorted({f for pattern in args.truth for f in (glob.glob(pattern) or [pattern])})
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        raise C360Error(f"truth file not found: {', '.join(missing)}")
+    files = _truth_files(args.truth)
     truth = spark.read.csv(files, header=True)
-    absent = {"source", "source_record_id", "true_id"} - set(truth.columns)
+    absent = set(TRUTH_COLUMNS) - set(truth.columns)
     if absent:
         raise C360Error(f"{files[0]}: truth needs columns source, source_record_id, true_id (missing {', '.join(sorted(absent))})")
     truth = current_truth(truth.withColumn("_file", F.input_file_name()))
     identity = store.read("silver.identity_map")
-    truth = truth.join(identity.select("source").distinct(), F.split("record_key", ":")[0] == F.col("source"), "left_semi")
     result = evaluate(identity, truth)
     print(format_report(result))
     print(json.dumps(result))
+    print(f"c360 evaluate: truth from {len(files)} file{'s' if len(files) != 1 else ''}", file=sys.stderr)
+    if result["records_only_in_identity_map"] > result["records_compared"]:
+        print(f"c360 evaluate: WARNING {result['records_only_in_identity_map']:,} records of the identity map have no "
+              f"truth row and only {result['records_compared']:,} do; after several batches pass every batch's truth "
+              "file or their folder (--truth demo/landing/truth/)", file=sys.stderr)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2))
     return 0

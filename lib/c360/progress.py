@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TextIO
@@ -67,13 +67,13 @@ class RunProgress:
         self.spark = spark
         self.stage_name = ""
         self.done = 0
-        self.total: int | None = None
+        self.plan: list[str] | None = None
         self._bar: Progress | None = None
         self._task: int | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[RunProgress]:
-        self.stage_name, self.done, self.total = name, 0, None
+        self.stage_name, self.done, self.plan = name, 0, None
         log.info("stage %s: starting", name)
         started = time.monotonic()
         if _CONSOLE is not None:
@@ -90,15 +90,31 @@ class RunProgress:
             self._describe(None)
             log.info("stage %s: finished in %.1fs", name, time.monotonic() - started)
 
-    def expect(self, steps: int) -> None:
-        """How many steps the stage will take, for the bar and the `step i/n` of the log lines."""
-        self.total = steps
+    @property
+    def total(self) -> int | None:
+        return len(self.plan) if self.plan is not None else None
+
+    def expect(self, steps: Sequence[str]) -> None:
+        """The steps the stage may take, in order, before its first step: the bar's total and the `step i/n`
+        of the log lines. A step a run leaves out (no model, no interaction source) is passed over."""
+        self.plan = list(steps)
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, total=steps)
+            self._bar.update(self._task, total=self.total)
+
+    def _position(self, name: str) -> int:
+        """Where step `name` stands: its next place in the plan; a step taken again (a second scoring) or not
+        planned stays where the stage is, so the count never runs past its total."""
+        if self.plan is None:
+            return self.done + 1
+        try:
+            return self.plan.index(name, self.done) + 1
+        except ValueError:
+            return max(self.done, 1)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        position = f"{self.done + 1}/{self.total}" if self.total else f"{self.done + 1}"
+        at = self._position(name)
+        position = f"{at}/{self.total}" if self.plan is not None else f"{at}"
         log.info("stage %s: step %s %s", self.stage_name, position, name)
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, description=f"{self.stage_name}: {name}")
@@ -107,7 +123,7 @@ class RunProgress:
         try:
             yield
         finally:
-            self.done += 1
+            self.done = max(self.done, at)
             if self._bar is not None and self._task is not None:
                 self._bar.update(self._task, completed=self.done)
             log.debug("stage %s: %s took %.1fs", self.stage_name, name, time.monotonic() - started)
@@ -151,8 +167,8 @@ def step(name: str) -> Iterator[None]:
         yield
 
 
-def expect(steps: int) -> None:
-    """Tell the current stage how many steps it takes (nothing outside a run)."""
+def expect(steps: Sequence[str]) -> None:
+    """Tell the current stage which steps it may take, in order (nothing outside a run)."""
     progress = current()
     if progress is not None:
         progress.expect(steps)

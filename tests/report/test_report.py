@@ -155,6 +155,16 @@ def test_the_report_opens_offline_with_every_plot_drawn(reported: Reported, brow
     assert plots == len(figures(summary)) >= 5
     assert not errors, errors
     assert not failed, failed
+    # every plot fits its container at common window widths (drawn once the page is laid out, not before)
+    fits = ("return [...document.querySelectorAll('.chart')].map(e => { const b = e.getBoundingClientRect();"
+            " const s = e.querySelector('svg.main-svg').getBoundingClientRect();"
+            " return [e.id, s.width <= b.width + 1 && b.right <= document.documentElement.clientWidth + 1,"
+            " Math.round(s.width), Math.round(b.width)]; })")
+    for width in (1024, 1600):
+        browser.set_window_size(width, 900)  # type: ignore[attr-defined]
+        _open(browser, reported.folder / "index.html", every_chart_drawn)
+        drawn = browser.execute_script(fits)  # type: ignore[attr-defined]
+        assert all(ok for _, ok, _, _ in drawn), (width, drawn)
 
 
 @pytest.mark.slow

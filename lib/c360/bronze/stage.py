@@ -19,7 +19,7 @@ def run_bronze(ctx: RunContext) -> dict:
     sources = {}
     failed = []
     watch = Stopwatch()
-    progress.expect(len(ctx.config.sources))
+    progress.expect([f"source {s.name}" for s in ctx.config.sources])
     known = known_files(ctx.store, [s.name for s in ctx.config.sources if s.format != "jdbc"])
     for source in ctx.config.sources:
         with watch.step(f"source {source.name}"):

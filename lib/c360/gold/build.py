@@ -89,6 +89,19 @@ def _global(ctx: RunContext, profiles: DataFrame, rows: DataFrame, homes: DataFr
     return out
 
 
+def planned_tables(ctx: RunContext) -> list[str]:
+    """The gold tables this run will write, in the order full() and incremental() give them (the stage's
+    progress counts them before it starts)."""
+    planned = [UNRESOLVED] if ctx.store.exists("silver.interactions") else []
+    planned += [PROFILE, XREF, TIMELINE, METRICS, HOUSEHOLDS]
+    if ctx.store.exists("silver.customer_id_redirects"):
+        planned.append(REDIRECTS)
+    settings = ctx.config.gold.accounts
+    if settings is not None and ctx.store.exists(f"bronze.{settings.source}"):
+        planned.append(ACCOUNTS)
+    return planned
+
+
 def full(ctx: RunContext) -> Built:
     """Every gold table computed whole, not yet written."""
     records = customer_records(ctx).localCheckpoint()

@@ -112,13 +112,13 @@ def run_gold(ctx: RunContext) -> dict:
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         return {"status": "unchanged (same silver versions and gold settings)"}
     watch = Stopwatch()
+    progress.expect(["change detection", "build", "quality gates", *[f"write {t}" for t in build.planned_tables(ctx)]])
     with watch.step("change detection"):
         change, why = _plan(ctx, versions, settings)
     log.info("gold: %s (%s)", "only what changed" if change else "every customer", why)
     with watch.step("build"):
         built = build.full(ctx) if change is None else build.incremental(ctx, change)
     tables = built.tables
-    progress.expect(2 + len(tables))
     with watch.step("quality gates"):
         gates = quality.check(built.whole[build.PROFILE], built.whole[build.XREF], built.whole[build.TIMELINE],
                               ctx.config.gold.quality)

@@ -10,8 +10,9 @@ HEIGHT = 340
 
 def _styled(figure: go.Figure, title: str, height: int = HEIGHT, **layout: object) -> go.Figure:
     """The report's common look: title, height, margins, a white template."""
+    # automargin: long category names (sources, fields) get room instead of being cut at the edge
     figure.update_layout(title=title, height=height, margin={"t": 50, "b": 40, "l": 60, "r": 20},
-                         template="plotly_white", **layout)
+                         template="plotly_white", xaxis_automargin=True, yaxis_automargin=True, **layout)
     return figure
 
 

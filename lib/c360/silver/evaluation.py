@@ -32,7 +32,8 @@ def current_truth(truth: DataFrame) -> DataFrame:
 
 def evaluate(identity_map: DataFrame, truth: DataFrame) -> dict:
     """Compare (record_key, customer_id) with (record_key, true_id); records only on one side are counted
-    and left out of the measures."""
+    and left out of the measures, and the truth's records missing from the identity map are counted per
+    source (a whole source gone missing shows there)."""
     predicted = identity_map.select("record_key", "customer_id").distinct()
     joined = predicted.join(truth.select("record_key", "true_id").distinct(), "record_key")
     cells = joined.groupBy("customer_id", "true_id").agg(F.count("*").alias("n")).cache()
@@ -58,6 +59,9 @@ def evaluate(identity_map: DataFrame, truth: DataFrame) -> dict:
         "persons_split_share": round((split or 0) / persons, 5) if persons else 0.0,
         "clusters_wrongly_merged_share": round((merged or 0) / clusters, 5) if clusters else 0.0,
     }
+    missing = (truth.select("record_key").distinct().join(predicted, "record_key", "left_anti")
+               .groupBy(F.split("record_key", ":").getItem(0).alias("source")).count().collect())
+    result["records_only_in_truth_by_source"] = {r["source"]: r["count"] for r in sorted(missing)}
     cells.unpersist()
     return result
 
@@ -74,6 +78,8 @@ def format_report(result: dict) -> str:
         f"pairwise F1           {result['f1']:.4f}",
         f"persons split         {result['persons_split_share']:.2%}",
         f"clusters merged wrong {result['clusters_wrongly_merged_share']:.2%}",
+        *([f"missed records        {', '.join(f'{s} {n:,}' for s, n in result['records_only_in_truth_by_source'].items())}"
+           " (in the truth, not in the identity map)"] if result.get("records_only_in_truth_by_source") else []),
     ])
 
 

@@ -393,7 +393,8 @@ def link_people(ctx: RunContext, records: DataFrame, increment: changes_module.I
     linkage_summary = {"backend": {"name": backend.name, "why": why}, "spec": spec.describe(), "notes": list(spec.notes),
                        "model": _model_line(model), **notes}
     if model is None:
-        problem = notes.get("training", {}).get("problem", "no model")
+        problem = notes.get("training", {}).get("problem") or (
+            f"there is no model yet and silver.linkage.retrain is {ctx.config.silver.linkage.retrain}; run `c360 train`")
         linkage_summary["warning"] = (f"linked by shared identifiers only (deterministic rules): {problem}")
         print(f"silver: WARNING {linkage_summary['warning']}", file=sys.stderr)
     return result, linkage_summary, model, choice.rescore

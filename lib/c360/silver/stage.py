@@ -44,8 +44,8 @@ APP = "c360/silver"  # the Delta transaction app id of silver's writes (see reco
 # the steps a run that links with a model passes through, in order (charts: the model's, then the clusters')
 # linkage settings that decide when a model is replaced, not what a model links: the model version stands for them
 MODEL_POLICY = ("retrain", "retrain_growth", "max_retrain_churn", "min_prior_pairs", "model_version")
-SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "comparison counts", "predict",
-                "charts", "clustering", "customer ids", "charts", "writes", "interactions")
+SILVER_STEPS = ("person records", "match keys", "model", "deterministic stitching", "term frequencies",
+                "comparison counts", "predict", "charts", "clustering", "customer ids", "charts", "writes", "interactions")
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:
@@ -213,7 +213,7 @@ def run_silver(ctx: RunContext) -> dict:
                                versions, ctx.full_refresh)
     log.info("silver: %s (%s)", "incremental" if plan.incremental else "every record", plan.why)
     watch = Stopwatch()
-    progress.expect(len(SILVER_STEPS))
+    progress.expect(SILVER_STEPS)
     with watch.step("person records"):
         records, increment = read_records(ctx, plan)
         # a run for new events only (no person record changed) leaves the person tables as they are

@@ -8,6 +8,7 @@ write of the same run is recognised and skipped instead of applied twice.
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -196,6 +197,23 @@ class TableStore(ABC):
     @abstractmethod
     def txn_version(self, table: str, app_id: str) -> int | None:
         """The last committed version of application `app_id` on this table, or None."""
+
+    def commit_transactions(self, table: str, version: int) -> dict[str, int]:
+        """The application transactions (app id: version) that commit `version` of `table` carries, read
+        from its JSON commit in `_delta_log` (the same file on both engines); empty for a commit without
+        one, or one whose file was cleaned from the log."""
+        fs, root = filesystem(self.path(table))
+        found: dict[str, int] = {}
+        try:
+            with fs.open_input_stream(f"{root}/_delta_log/{version:020d}.json") as stream:
+                lines = stream.read().decode("utf-8").splitlines()
+        except (FileNotFoundError, OSError):
+            return found
+        for line in lines:
+            action = json.loads(line) if line.strip() else {}
+            if "txn" in action:
+                found[action["txn"]["appId"]] = int(action["txn"]["version"])
+        return found
 
     def append(self, df: DataFrame, table: str, *, txn: Txn | None = None,
                properties: Mapping[str, str] | None = None) -> WriteResult:

@@ -130,9 +130,10 @@ def test_pairs_that_name_two_first_names_are_flagged_as_conflicting(spark: Spark
     assert not flags[("crm:2", "shop:2")]
 
 
-def test_the_handle_spelling_the_name_keeps_its_fixed_u_through_training() -> None:
-    """Training measures u by random sampling; these levels must keep the values set in the code (see
-    HANDLE_SPELLS_NAME_U), or a handle counts the name's agreement a second time."""
+def test_the_stored_test_model_keeps_the_handles_fixed_u() -> None:
+    """The model these tests score with carries the u values set in the code for a handle that spells the name
+    (see HANDLE_SPELLS_NAME_U), or a handle would count the name's agreement a second time. That training
+    keeps them is checked where a model is trained (test_training's EM comparison)."""
     model = model_store.latest(DATA)
     assert model is not None
     levels = {lvl.get("label_for_charts"): lvl for lvl in _handle_levels(model)}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from c360.datagen.crm_pairs import crm_pairs
 from c360.silver.linkage import comparisons as comps, training
@@ -133,9 +134,14 @@ def test_a_session_claiming_more_matches_than_the_prior_allows_is_rerun_at_the_s
         assert all(s.startswith("estimated with the share of matches fixed at") for s in result.em_sessions.values())
         sessions = linker._em_training_sessions  # noqa: SLF001
         assert len(sessions) == len(result.em_sessions), "the first answer of each session is forgotten"
+        # the share each re-run is fixed at, counted without the helpers training uses: every pair of the n
+        # records may match, and a self-join on the session's rule counts the pairs it blocks
+        n = keys.count()
         for session in sessions:
-            share = result.prior * training.allowed_pairs(keys.count(), {}) / training.blocked_pairs(linker, session)
-            assert session.core_model_settings.probability_two_random_records_match == pytest.approx(min(share, 0.5))
+            rule = session._blocking_rule_for_training.blocking_rule_sql  # noqa: SLF001
+            blocked = keys.alias("l").join(keys.alias("r"), F.expr(f"l.record_key < r.record_key and ({rule})")).count()
+            share = min(result.prior * (n * (n - 1) / 2) / blocked, 0.5)
+            assert session.core_model_settings.probability_two_random_records_match == pytest.approx(share, rel=0.01), rule
         trained = linker.misc.save_model_to_json()
         assert trained["probability_two_random_records_match"] == pytest.approx(result.prior), "the prior is restored"
         assert prior is not None

@@ -170,7 +170,7 @@ def guard_ablation(spark, store, config, truth) -> dict:  # noqa: ANN001
 def peer_records(store, config):  # noqa: ANN001, ANN201
     """The same records for the peer: each source's raw canonical fields as the config maps them."""
     columns = ["record_key", "source", "first_name", "last_name", "full_name", "date_of_birth", "email", "phone",
-               "street", "city", "postcode"]
+               "street", "city", "postcode", "country", "social_handle", "company", "login_id", "loyalty_id"]
     frames = [mapped_fields(latest_versions(store.read(f"bronze.{s.name}")), s).select(*columns) for s in config.sources]
     out = frames[0]
     for frame in frames[1:]:
@@ -189,7 +189,8 @@ def bench(spec: str, args: argparse.Namespace) -> dict:
     if args.guards:
         row["guards"] = guard_ablation(spark, store, config, truth)
     if not args.no_peer:
-        row["peer"] = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only)
+        row["peer"] = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only,
+                                      default_country=config.default_country)
     return row
 
 
@@ -239,7 +240,8 @@ def speed(size: int, args: argparse.Namespace) -> list[dict]:
                      "precision": quality["precision"], "recall": quality["recall"], "f1": quality["f1"]})
         print(json.dumps(rows[-1]), flush=True)
     if not args.no_peer:
-        peer = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only)
+        peer = peer_splink.run(peer_records(store, config), data.truth.astype(str), link_only=data.link_only,
+                               default_country=config.default_country)
         rows.append({"size": size, "who": "plain Splink", "records": peer["records"], "comparisons": peer["comparisons"],
                      "seconds": round(peer["train_s"] + peer["predict_cluster_s"], 1),
                      "steps": {"train": peer["train_s"], "predict": peer["predict_cluster_s"]},

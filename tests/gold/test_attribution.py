@@ -37,3 +37,23 @@ def test_priority_ambiguity_and_reasons(spark: SparkSession) -> None:
                        spark.createDataFrame([("e3", "ambiguous_identifier"), ("e5", "anonymous_session"),
                                               ("e6", "no_matching_customer"), ("e7", "no_identifier")],
                                              "event_id string, reason string"), ignore_nullable=True)
+
+
+def test_a_number_written_without_a_country_code_meets_the_customers_number_abroad(spark: SparkSession) -> None:
+    people = spark.createDataFrame([("US", None, None, None, None, "+12022588706", {}),
+                                    ("DE", None, None, None, None, "+4930123456789", {}),
+                                    ("X1", None, None, None, None, "+4917100000042", {}),
+                                    ("X2", None, None, None, None, "+4417100000042", {})], PEOPLE)
+    schema = EVENTS + ", phone_local string"
+    events = spark.createDataFrame([
+        # '(202) 258-8706' read in the default country (Germany) is no German customer's: its digits are the US one's
+        ("t1", "tickets", None, "ticket", None, None, None, None, "+492022588706", None, {}, "22588706"),
+        # written with its country code, a number is only ever matched whole
+        ("t2", "tickets", None, "ticket", None, None, None, None, "+3930123456789", None, {}, None),
+        # the same last digits at two customers: ambiguous, never used
+        ("t3", "tickets", None, "ticket", None, None, None, None, "+4917100000042x", None, {}, "00000042"),
+    ], schema)
+    resolved, unresolved = attribute_events(events, identifier_index(people))
+    assert [(r.event_id, r.customer_id, r.resolved_by) for r in resolved.collect()] == [("t1", "US", "phone_local")]
+    assert sorted((r.event_id, r.reason) for r in unresolved.collect()) == [
+        ("t2", "no_matching_customer"), ("t3", "ambiguous_identifier")]

@@ -160,6 +160,8 @@ def test_a_thin_first_delivery_is_retrained_as_the_data_arrives(store: TableStor
     batch = data.run()
     assert batch["model_version"] == 2 and batch["linkage"]["retrain"] == {"due": [], "policy": "auto", "action": "none"}
     assert batch["mode"]["incremental"] is True and "every pair scored" not in batch["mode"]["why"]
+    written = batch["mode"]["person_records_written"]
+    assert batch["mode"]["changed_records"] == written["upserted"] + written["deleted"] == 3, batch["mode"]
 
     # 5. the records more than double: a retrain is due, but it would move customers the trusted model decided
     # (a customer split by hand stands for them), so the churn limit holds it back

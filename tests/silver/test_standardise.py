@@ -92,3 +92,12 @@ def test_social_handles_have_one_form(spark: SparkSession) -> None:
     df = pairs(spark, [("@PSchmidt", "@pschmidt"), (" pschmidt ", "@pschmidt"), ("@@pschmidt", "@pschmidt"),
                        ("@", None), ("", None), (None, None)], std.social_handle)
     assert_column_equality(df, "got", "expected")
+
+
+def test_a_number_without_a_country_code_keeps_its_last_digits(spark: SparkSession) -> None:
+    rows = spark.createDataFrame([("(202) 258-8706",), ("+1 202 258 8706",), ("0049 30 1234567",), ("12 34",), (None,)],
+                                 "phone string")
+    found = [r[0] for r in rows.select(std.phone_local(F.col("phone"))).collect()]
+    assert found == ["22588706", None, None, None, None]
+    assert [r[0] for r in spark.createDataFrame([("+12022588706",), ("+1234",)], "p string")
+            .select(std.e164_local(F.col("p"))).collect()] == ["22588706", None]

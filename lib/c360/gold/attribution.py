@@ -13,16 +13,24 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from c360.silver.standardise import e164_local
+
 # (kind, column on person records, column on events); free identifiers ("id:<name>") rank before all.
+# phone_local last: the digits of an event's number written without a country code, which was read in the
+# default country and may name the caller's number in another one (see standardise.phone_local)
 STANDARD = (("login_id", "login_id", "login_id"), ("loyalty_id", "loyalty_id", "loyalty_id"),
             ("social_handle", "social_handle", "social_handle"), ("email", "email_key", "email_key"),
-            ("phone", "phone_e164", "phone"))
+            ("phone", "phone_e164", "phone"), ("phone_local", "_phone_local", "phone_local"))
 PRIORITY = {kind: i + 1 for i, (kind, _, _) in enumerate(STANDARD)}
 UNRESOLVED_COLUMNS = ("event_id", "source", "occurred_at", "event_type", "reason", "identifiers_seen")
 
 
 def _pairs(frame: DataFrame, id_col: str, columns: dict[str, str]) -> DataFrame:
     """(id, kind, value, rank) for every non-empty identifier of every row."""
+    if "_phone_local" in columns.values() and "_phone_local" not in frame.columns:  # person records
+        frame = frame.withColumn("_phone_local", e164_local(F.col("phone_e164")))
+    if "phone_local" in columns.values() and "phone_local" not in frame.columns:  # events of an older silver
+        frame = frame.withColumn("phone_local", F.lit(None).cast("string"))
     entries = [F.struct(F.lit(kind).alias("kind"), F.col(col).cast("string").alias("value"),
                         F.lit(PRIORITY[kind]).alias("rank")) for kind, col in columns.items()]
     free = F.transform(F.map_entries("identifiers"), lambda e: F.struct(

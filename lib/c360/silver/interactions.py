@@ -19,7 +19,7 @@ from c360.silver import standardise as std
 from c360.silver.person_records import identifier_map
 
 COLUMNS = ("event_id", "source", "occurred_at", "channel", "event_type", "amount", "currency", "summary",
-           "attributes", "email_key", "phone", "login_id", "loyalty_id", "social_handle", "cookie_id",
+           "attributes", "email_key", "phone", "phone_local", "login_id", "loyalty_id", "social_handle", "cookie_id",
            "identifiers", "stitched_by")
 
 
@@ -41,6 +41,7 @@ def interaction_records(bronze: DataFrame, source: SourceConfig, default_country
         _mapped(source, "currency"), _mapped(source, "summary"), _mapped(source, "attributes"),
         std.email_key(email).alias("email_key"),
         std.phone_e164(_mapped(source, "phone"), F.lit(default_country)).alias("phone"),
+        std.phone_local(_mapped(source, "phone")).alias("phone_local"),
         F.lower(std.clean_text(_mapped(source, "login_id"))).alias("login_id"),
         F.upper(std.clean_text(_mapped(source, "loyalty_id"))).alias("loyalty_id"),
         std.social_handle(_mapped(source, "social_handle")).alias("social_handle"),

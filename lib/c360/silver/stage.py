@@ -217,7 +217,9 @@ def run_silver(ctx: RunContext) -> dict:
     with watch.step("person records"):
         records, increment = read_records(ctx, plan)
         # a run for new events only (no person record changed) leaves the person tables as they are
-        people_changed = increment is None or not increment.changed.isEmpty()
+        # what the run takes, counted before anything is written (the writes change the tables it was read from)
+        taken = increment.changed.count() if increment is not None else None
+        people_changed = increment is None or taken > 0
         if people_changed:
             records = records.localCheckpoint()
     result, linkage_summary, model, rescore = ({"summary": {}}, {}, current, None)
@@ -235,7 +237,7 @@ def run_silver(ctx: RunContext) -> dict:
     identity = ctx.store.read(IDENTITY)
     events = ctx.store.read(INTERACTIONS) if ctx.store.exists(INTERACTIONS) else None
     mode = {"incremental": increment is not None, "why": plan.why if rescore is None else f"{plan.why}; every pair scored: {rescore}",
-            "changed_records": increment.changed.count() if increment is not None else None,
+            "changed_records": taken,
             "person_records_written": written, "events_incremental": event_plan.incremental, "events_why": event_plan.why,
             "interactions_written": events_written}
     summary = {

@@ -173,6 +173,26 @@ def fold_text(value: str) -> str:
     return lowered.translate(str.maketrans(FOLD_FROM, FOLD_TO))
 
 
+LOCAL_DIGITS = 8
+"""Digits a phone number written without a country code is matched by (see phone_local)."""
+
+
+def phone_local(phone: Column) -> Column:
+    """The last LOCAL_DIGITS digits of a number written without a country code (no leading '+' or '00'),
+    else null. Such a number is read in a default country, which may not be the caller's: an event's
+    '(202) 258-8706' read in Germany is not the customer's +12022588706, but both end in the same digits."""
+    text = F.trim(phone)
+    digits = F.regexp_replace(text, r"\D", "")
+    international = text.startswith("+") | text.startswith("00")
+    return F.when(~international & (F.length(digits) >= LOCAL_DIGITS),
+                  F.substring(digits, -LOCAL_DIGITS, LOCAL_DIGITS))
+
+
+def e164_local(e164: Column) -> Column:
+    """The last LOCAL_DIGITS digits of an E.164 number, to meet phone_local's."""
+    return F.when(F.length(e164) > LOCAL_DIGITS, F.substring(e164, -LOCAL_DIGITS, LOCAL_DIGITS))
+
+
 def phone_e164(phone: Column, country: Column) -> Column:
     """E.164 ('+491511234567') by Google's libphonenumber rules; numbers without a country code are read in
     `country` (ISO alpha-2); invalid numbers become null."""

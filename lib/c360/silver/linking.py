@@ -311,7 +311,7 @@ def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: Li
         _say(f"a retrain of the linkage model is due ({due}), but v{held.version} was held back by the churn limit "
              f"({held.metadata()['held_back']}); start a run with --accept-retrain to apply a retrain")
         return ModelChoice(current, notes)
-    log.warning("silver: retraining the linkage model: %s", due)
+    log.warning("silver: training a new linkage model version: %s", due)
     # the churn limit protects what a trusted model decided: a first or provisional model's customers are not
     protected = current is not None and not current.metadata().get("provisional")
     model, trained, rescore = _trained(ctx, keys, spec, backend, increment, f"retrain: {due}", not protected)

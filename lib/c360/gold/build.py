@@ -78,15 +78,25 @@ def _global(ctx: RunContext, profiles: DataFrame, rows: DataFrame, homes: DataFr
            .localCheckpoint(),
            HOUSEHOLDS: homes.groupBy("household_id").agg(F.array_sort(F.collect_list("customer_id")).alias("customer_ids"),
                                                          F.count("*").alias("members")).localCheckpoint()}
-    if ctx.store.exists("silver.customer_id_redirects"):
+    if _has_redirects(ctx):
         # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
         out[REDIRECTS] = ctx.store.read("silver.customer_id_redirects").localCheckpoint()
-    settings = gold.accounts
-    if settings is not None and ctx.store.exists(f"bronze.{settings.source}"):
+    if _has_accounts(ctx):
+        settings = gold.accounts
         rows = accounts_mod.account_rows(ctx.store.read(f"bronze.{settings.source}"), ctx.config.source(settings.source),
                                          settings)
         out[ACCOUNTS] = accounts_mod.hierarchy(rows).localCheckpoint()
     return out
+
+
+def _has_redirects(ctx: RunContext) -> bool:
+    return ctx.store.exists("silver.customer_id_redirects")
+
+
+def _has_accounts(ctx: RunContext) -> bool:
+    """Whether gold.accounts is built: an accounts source is configured and has landed."""
+    settings = ctx.config.gold.accounts
+    return settings is not None and ctx.store.exists(f"bronze.{settings.source}")
 
 
 def planned_tables(ctx: RunContext) -> list[str]:
@@ -94,12 +104,8 @@ def planned_tables(ctx: RunContext) -> list[str]:
     progress counts them before it starts)."""
     planned = [UNRESOLVED] if ctx.store.exists("silver.interactions") else []
     planned += [PROFILE, XREF, TIMELINE, METRICS, HOUSEHOLDS]
-    if ctx.store.exists("silver.customer_id_redirects"):
-        planned.append(REDIRECTS)
-    settings = ctx.config.gold.accounts
-    if settings is not None and ctx.store.exists(f"bronze.{settings.source}"):
-        planned.append(ACCOUNTS)
-    return planned
+    planned += [REDIRECTS] if _has_redirects(ctx) else []
+    return planned + ([ACCOUNTS] if _has_accounts(ctx) else [])
 
 
 def full(ctx: RunContext) -> Built:

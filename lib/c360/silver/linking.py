@@ -57,15 +57,16 @@ def source_records(keys: DataFrame) -> dict[str, int]:
 
 
 def train_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend, current: bool = True,
-                why: str = "trained") -> tuple[model_store.ModelFile | None, TrainingResult]:
+                why: str = "trained", counts: dict[str, int] | None = None
+                ) -> tuple[model_store.ModelFile | None, TrainingResult]:
     """Train a new model version of `spec` on these match keys (a sample of `train_max_records` of them) on
     `backend` and save it with its evidence (records per source, the prior's pairs, each EM session's pairs
     and matches) and, when that evidence is thin, as provisional; with `current`, runs score with it from now
     on (a retrain the churn limit must pass first is saved with current=False). (None, result) when the
-    data cannot support a model (result.problem says why)."""
+    data cannot support a model (result.problem says why). `counts`: source_records(keys), when known."""
     settings = ctx.config.silver.linkage
     started = time.monotonic()
-    counts = source_records(keys)
+    counts = counts if counts is not None else source_records(keys)
     sample = training.training_sample(keys, settings.train_max_records, settings.seed).localCheckpoint()
     sizes = {r.source: r["count"] for r in sample.groupBy("source").count().collect()}
     linker = backend.training_linker(sample, splink_settings(spec))
@@ -260,9 +261,10 @@ def in_use(ctx: RunContext) -> model_store.ModelFile | None:
 
 
 def _trained(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: LinkageBackend, increment: object,
-             why: str, current: bool) -> tuple[model_store.ModelFile | None, dict, str | None]:
+             why: str, current: bool, counts: dict[str, int] | None = None
+             ) -> tuple[model_store.ModelFile | None, dict, str | None]:
     """A new version trained now, its training notes, and why every pair is scored again."""
-    model, result = train_model(ctx, keys, spec, backend, current=current, why=why)
+    model, result = train_model(ctx, keys, spec, backend, current=current, why=why, counts=counts)
     return model, {"training": result.summary()}, (why if increment is not None else None)
 
 
@@ -279,7 +281,8 @@ def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: Li
     neither (never); a pinned version (model_version) is never replaced. A run that trains scores every pair
     with the new model, so no run scores with two models."""
     settings = ctx.config.silver.linkage
-    if current is not None and current.metadata().get("spec") != spec.fingerprint():
+    meta = current.metadata() if current is not None else None  # read once: a file of the model folder
+    if meta is not None and meta.get("spec") != spec.fingerprint():
         why = (f"model v{current.version} was built for other fields or rules than the person sources and "
                f"settings now give ({', '.join(spec.describe()['fields'])})")
         if settings.on_model_mismatch == "fail" or settings.model_version:
@@ -290,7 +293,7 @@ def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: Li
         return ModelChoice(*_trained(ctx, keys, spec, backend, increment, "the person records now give another model spec", True))
     counts = source_records(keys)
     pairs = training.allowed_pairs(sum(counts.values()), {s: counts.get(s, 0) for s in spec.unique_sources})
-    reasons = retraining.due(current.metadata() if current else None, counts, pairs, settings.retrain_growth)
+    reasons = retraining.due(meta, counts, pairs, settings.retrain_growth)
     notes = {"retrain": {"due": reasons, "policy": "pinned" if settings.model_version else settings.retrain,
                          "action": "none"}}
     if not reasons:
@@ -313,8 +316,8 @@ def linkage_model(ctx: RunContext, keys: DataFrame, spec: ModelSpec, backend: Li
         return ModelChoice(current, notes)
     log.warning("silver: training a new linkage model version: %s", due)
     # the churn limit protects what a trusted model decided: a first or provisional model's customers are not
-    protected = current is not None and not current.metadata().get("provisional")
-    model, trained, rescore = _trained(ctx, keys, spec, backend, increment, f"retrain: {due}", not protected)
+    protected = meta is not None and not meta.get("provisional")
+    model, trained, rescore = _trained(ctx, keys, spec, backend, increment, f"retrain: {due}", not protected, counts)
     notes["retrain"]["action"] = "retrained" if model is not None else "failed"
     return ModelChoice(model or current, {**notes, **trained}, rescore if model is not None else None,
                        candidate=protected and model is not None, fallback=current)

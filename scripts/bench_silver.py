@@ -46,6 +46,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_results  # noqa: E402
 import linkage_sets  # noqa: E402
 import peer_splink  # noqa: E402
 from bench_bronze import jvm_memory  # noqa: E402
@@ -389,16 +390,19 @@ def main() -> int:
     if args.arrival is not None:
         rows = [row for spec in (args.arrival or ARRIVAL_SETS) for row in arrival(spec, args)]
         print("\n" + arrival_table(rows))
+        bench_results.record("silver-arrival", rows)
         return 0
     if args.sizes:
         rows = [row for size in args.sizes for row in speed(size, args)]
         print("\n" + speed_table(rows))
+        bench_results.record("silver-speed", rows)
         return 0
     rows = []
     for spec in args.sets:
         rows.append(bench(spec, args))
         print(json.dumps(rows[-1], default=str), flush=True)
     print("\n" + table(rows))
+    bench_results.record("silver-quality", rows)
     for r in rows:
         for name, g in r.get("guards", {}).items():
             print(f"{r['set']:<34}guard {name:<22} keeps out {g['true_pairs_kept_out']:>7,} true and "

@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     maintain.add_argument("--zorder", action="store_true", help="also cluster the customer tables by customer id")
     maintain.add_argument("--retain-hours", type=int, default=168, help="vacuum retention (default 168: a week)")
 
+    sub.add_parser("config-schema", help="print the JSON Schema of the YAML config (editors validate with it)",
+                   description="Print the JSON Schema of a c360 YAML config: every key with its description and "
+                               "default, as conf/c360.schema.json holds it.")
+
     for name, text in LATER.items():
         later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
         _config_arg(later, required=False)
@@ -326,6 +330,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    from c360.config_schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
     return 2
@@ -335,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(debug=args.debug)
     handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
-                "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report}
+                "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report,
+                "config-schema": cmd_config_schema}
     try:
         return handlers.get(args.command, cmd_later)(args)
     except C360Error as exc:

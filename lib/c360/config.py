@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from c360.errors import ConfigError
 
@@ -35,39 +36,66 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True)
 
 
 class SourceFields(_Strict):
     """Canonical field -> source column or Spark SQL expression (``concat_ws(' ', a, b)`` works)."""
 
     first_name: str | None = None
+    """Given name: the source column or SQL expression."""
     last_name: str | None = None
+    """Family name: the source column or SQL expression."""
     full_name: str | None = None
+    """Whole name in one column (split when first/last are missing; 'Last, First' understood): the source column or SQL expression."""
     email: str | None = None
+    """E-mail address: the source column or SQL expression."""
     phone: str | None = None
+    """Phone number, any format (parsed to E.164 in the record's country): the source column or SQL expression."""
     date_of_birth: str | None = None
+    """Date of birth: the source column or SQL expression."""
     gender: str | None = None
+    """Gender: the source column or SQL expression."""
     street: str | None = None
+    """Street and house number: the source column or SQL expression."""
     city: str | None = None
+    """City: the source column or SQL expression."""
     postcode: str | None = None
+    """Postal code: the source column or SQL expression."""
     region: str | None = None
+    """State or region: the source column or SQL expression."""
     country: str | None = None
+    """Country (name or ISO code): the source column or SQL expression."""
     company: str | None = None
+    """Employer or company name: the source column or SQL expression."""
     job_title: str | None = None
+    """Job title: the source column or SQL expression."""
     social_handle: str | None = None
+    """Social media handle: the source column or SQL expression."""
     login_id: str | None = None
+    """The website's login id (links clickstream logins): the source column or SQL expression."""
     loyalty_id: str | None = None
+    """Loyalty card number: the source column or SQL expression."""
     cookie_id: str | None = None
+    """Web cookie id (anonymous clicks are stitched to the person through it): the source column or SQL expression."""
     consent_email: str | None = None
+    """Consent to e-mail contact: an explicit yes/no: the source column or SQL expression."""
     consent_phone: str | None = None
+    """Consent to phone contact: an explicit yes/no: the source column or SQL expression."""
     consent_tracking: str | None = None
+    """Consent to web tracking: an explicit yes/no: the source column or SQL expression."""
     event_type: str | None = None
+    """Event type (interaction sources): the source column or SQL expression."""
     channel: str | None = None
+    """Channel the event came through (interaction sources): the source column or SQL expression."""
     amount: str | None = None
+    """Amount of an order or payment (interaction sources): the source column or SQL expression."""
     currency: str | None = None
+    """ISO currency of `amount` (interaction sources): the source column or SQL expression."""
     summary: str | None = None
+    """Short text of the event (interaction sources): the source column or SQL expression."""
     attributes: str | None = None
+    """Further event attributes, kept as JSON (interaction sources): the source column or SQL expression."""
     identifiers: dict[str, str] = Field(default_factory=dict)
     """Free identifiers (name -> column/expression); equal names across sources link records."""
 
@@ -90,12 +118,19 @@ class JdbcSettings(_Strict):
     """A JDBC source. Credentials come from environment variables, never from the file."""
 
     url: str
+    """The JDBC URL, e.g. jdbc:postgresql://host:5432/crm."""
     table: str | None = None
+    """The table or view to read (give this or `query`)."""
     query: str | None = None
+    """A SELECT to read instead of a table (give this or `table`)."""
     driver: str | None = None
+    """The JDBC driver class, when the URL does not imply it."""
     user_env: str | None = None
+    """The environment variable holding the user name."""
     password_env: str | None = None
+    """The environment variable holding the password."""
     properties: dict[str, str] = Field(default_factory=dict)
+    """Further JDBC connection properties (fetchsize, ssl, ...); no credentials."""
     detect_deletions: bool = False
     """Opt in: each run also reads every id the table holds now, and records that bronze holds but the table
     no longer does get a tombstone (`bronze._vanished_<source>`; person sources), so they leave silver and gold."""
@@ -116,6 +151,7 @@ class SourceConfig(_Strict):
     """One input source: where it lands, how to read it, and how its columns map onto canonical fields."""
 
     name: str = Field(pattern=NAME_PATTERN)
+    """The source's name: lower case, digits and underscores; its bronze table is bronze.<name>."""
     kind: Literal["person", "interaction", "reference", "deletions"]
     """person: records about people; interaction: events; reference: related objects (e.g. CRM accounts);
     deletions: tombstones, the ids of records a person source (`of`) deleted."""
@@ -124,17 +160,25 @@ class SourceConfig(_Strict):
     with a tombstone at or after its newest version (by the tombstone's `updated_at`, or by when each
     landed) leaves silver and gold; a newer version brings it back."""
     format: Literal["csv", "json", "ndjson", "parquet", "jdbc"]
+    """How the landing files are read (csv, json, ndjson, parquet) or jdbc for a database table."""
     path: str | None = None
+    """A glob of the landing files, relative to the config file or a URI (s3://, abfss://)."""
     jdbc: JdbcSettings | None = None
+    """The database connection of a jdbc source."""
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Spark reader options (e.g. delimiter, encoding, multiLine)."""
     schema_ddl: str | None = Field(default=None, alias="schema")
+    """The source's columns as a Spark DDL string (`id STRING, amount DECIMAL(10,2)`); none: inferred."""
     id: str
+    """The column (or expression) that identifies a record within the source."""
     updated_at: str | None = None
+    """The column (or expression) with when a record last changed; for interaction sources, the event time."""
     timezone: str = "UTC"
     """Zone of timestamps written without an offset (e.g. a CRM exporting local Europe/Berlin times)."""
     max_bad_share: float | None = Field(default=None, ge=0, le=1)
     """Overrides bronze.max_bad_share for this source."""
     priority: int = 100
+    """Rank of the source in survivorship's source_priority (lower wins)."""
     no_duplicates: bool = False
     """A person source that holds each person at most once: its records are linked to other sources' records,
     never to each other (two such sources are linked, not deduplicated)."""
@@ -143,6 +187,7 @@ class SourceConfig(_Strict):
     "status = 'deleted'" or "is_deleted"): a person record whose newest version meets it leaves silver and
     gold. Checked against the columns when the source lands in bronze."""
     fields: SourceFields = Field(default_factory=SourceFields)
+    """How the source's columns map onto canonical fields and free identifiers."""
 
     @property
     def vanished_table(self) -> str | None:
@@ -196,14 +241,21 @@ class SparkSettings(_Strict):
     """How to build the Spark session; anything set by spark-submit takes precedence."""
 
     master: str | None = "local[*]"
+    """Spark master URL; local[*] runs on this machine; spark-submit's --master wins."""
     app_name: str = "c360"
+    """The Spark application name."""
     driver_memory: str | None = "4g"
+    """The driver's heap (spark.driver.memory) when c360 starts Spark itself."""
     shuffle_partitions: int = Field(default=8, ge=1)
+    """spark.sql.shuffle.partitions; adaptive execution coalesces small ones."""
     jars: list[str] = Field(default_factory=list)
+    """Extra jars on the session's class path (e.g. a JDBC driver)."""
     delta_jars: str | None = None
     """Folder of Delta connector jars; else the C360_DELTA_JARS environment variable."""
     checkpoint_dir: str | None = None
+    """Where Spark checkpoints long lineages; default a folder under the warehouse."""
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Any further Spark settings (key -> value)."""
 
 
 class BronzeSettings(_Strict):
@@ -212,6 +264,7 @@ class BronzeSettings(_Strict):
     max_bad_share: float = Field(default=0.05, ge=0, le=1)
     """A source whose share of quarantined records in a run passes this fails, writing nothing that run."""
     max_record_bytes: int = Field(default=1_048_576, ge=1)
+    """A record larger than this (in bytes, as read) is quarantined with the reason instead of landing."""
     on_changed_file: Literal["ingest", "error"] = "ingest"
     """A file whose content changed under the same name: ingest it as a new version, or fail the source."""
     infer_sampling_ratio: float = Field(default=1.0, gt=0, le=1)
@@ -257,8 +310,11 @@ class ComparisonSetting(_Strict):
     date_of_birth), and whether equal values are weighted by how common they are (term frequency)."""
 
     kind: Literal["name", "date", "exact", "email", "phone", "address", "handle", "company"]
+    """The kind of comparison: name, date, exact, email, phone, address, handle or company, each with its own levels."""
     field: str | None = None
+    """The canonical field an exact comparison reads (and a date comparison, default date_of_birth)."""
     term_frequency: bool = False
+    """Weigh an exact agreement by how common the value is (a rare surname says more than a common one)."""
 
     @model_validator(mode="after")
     def _field_fits(self) -> ComparisonSetting:
@@ -313,6 +369,7 @@ class LinkageSettings(_Strict):
     """Pin this model version: every run scores with it and none retrains automatically (a due retrain is
     only reported)."""
     u_max_pairs: float = Field(default=5e6, gt=0)
+    """Random pairs sampled to estimate u (how often non-matches agree by chance)."""
     em_max_pairs: float = Field(default=1e6, gt=0)
     """Pairs an EM session trains on at most (a rule that blocks more is sampled down, keeping the share of
     matches)."""
@@ -321,10 +378,12 @@ class LinkageSettings(_Strict):
     date) grow faster than the records, and a few hundred thousand records estimate the parameters well;
     predictions always cover every record."""
     seed: int = 42
+    """Seed of training's samples, so a retrain on the same records gives the same model."""
     backend: Literal["auto", "duckdb", "spark"] = "auto"
     """Where Splink runs: DuckDB (embedded, fastest on one machine) or Spark (a cluster); auto picks DuckDB
     when the Spark master is local and there are at most `duckdb_max_records` person records."""
     duckdb_max_records: int = Field(default=20_000_000, ge=0)
+    """Most person records `backend: auto` links on DuckDB; above it Splink runs on Spark."""
     duckdb_memory_limit: str = Field(default="4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     """DuckDB's memory cap beside the JVM (it spills to disk beyond it)."""
 
@@ -337,7 +396,9 @@ class ClusteringSettings(_Strict):
     `driver_max_edges` edges (deterministic links plus scored pairs at even odds or better)."""
 
     engine: Literal["auto", "driver", "spark"] = "auto"
+    """driver: on the driver over Arrow arrays; spark: as Spark jobs; auto: the driver up to `driver_max_edges`."""
     driver_max_edges: int = Field(default=10_000_000, ge=0)
+    """Most edges auto clusters on the driver; above it clustering runs as Spark jobs."""
 
 
 class SilverSettings(_Strict):
@@ -346,7 +407,9 @@ class SilverSettings(_Strict):
     stitching: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_STITCHING))
     """identifier -> most records one value may link before it counts as a hub (free identifiers allowed)."""
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    """Probabilistic linkage with Splink: model, rules, thresholds, retraining and backend."""
     clustering: ClusteringSettings = Field(default_factory=ClusteringSettings)
+    """Where the linked pairs are clustered into customers."""
     max_cluster_size: int = Field(default=50, ge=2)
     """A cluster above this size is reported and split along its strongest links."""
     reports_dir: str | None = None
@@ -377,7 +440,9 @@ class SurvivorshipRule(_Strict):
     """
 
     rule: Literal["source_priority", "first_non_null", "most_recent", "most_frequent", "longest"]
+    """The rule that picks the golden value among a customer's records."""
     sources: list[str] | None = None
+    """Source order for source_priority, or the only sources first_non_null takes from."""
 
     @model_validator(mode="after")
     def _sources_given(self) -> SurvivorshipRule:
@@ -392,7 +457,9 @@ class AccountSettings(_Strict):
     source: str
     """The reference source holding accounts (its `company` field is the account name)."""
     id_identifier: str = "crm_account_id"
+    """The identifier of the accounts source that holds each account's id."""
     parent_identifier: str = "crm_parent_account_id"
+    """The identifier of the accounts source naming an account's parent account (the account hierarchy)."""
     contact_identifier: str = "crm_account_id"
     """The identifier on person records naming their account."""
 
@@ -401,9 +468,13 @@ class MetricSettings(_Strict):
     """Customer metrics: which events count as what (Spark SQL predicates over silver.interactions)."""
 
     orders: str = "event_type = 'order_completed'"
+    """Predicate of the events that are completed orders (counted, and summed as revenue)."""
     open_tickets: str = "event_type IN ('ticket_open', 'ticket_pending')"
+    """Predicate of the events that are support tickets still open."""
     social: str = "event_type = 'social_post'"
+    """Predicate of the events that are social posts."""
     reporting_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code revenue is reported in."""
     currency_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 1.0})
     """Units of the reporting currency per unit of each currency; an order in another currency has no revenue
     and is counted in the run's `orders_without_rate`."""
@@ -430,8 +501,11 @@ class CatalogSettings(_Strict):
     """Where `c360 register` puts the gold tables in a metastore."""
 
     catalog: str | None = None
+    """The metastore catalog to register in (Unity Catalog); none: the session's current catalog."""
     schema_name: str = Field(default="c360", alias="schema", pattern=NAME_PATTERN)
+    """The schema (database) the tables are registered in."""
     layers: list[Literal["bronze", "silver", "gold"]] = Field(default_factory=lambda: ["gold"])
+    """Which layers' tables `c360 register` registers."""
 
 
 class GoldSettings(_Strict):
@@ -440,13 +514,19 @@ class GoldSettings(_Strict):
     survivorship: dict[str, SurvivorshipRule] = Field(default_factory=dict)
     """golden field or group name -> rule; fields not named use `default_rule`."""
     default_rule: SurvivorshipRule = Field(default_factory=lambda: SurvivorshipRule(rule="source_priority"))
+    """The survivorship rule of every golden field and group not named in `survivorship`."""
     groups: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_GROUPS.items()})
     """Fields that survive together from one record (an address is never stitched from two)."""
     accounts: AccountSettings | None = None
+    """B2B accounts and their hierarchy (gold.accounts); none: no account tables."""
     metrics: MetricSettings = Field(default_factory=MetricSettings)
+    """Which events count as orders, open tickets and social posts in gold.customer_metrics."""
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    """Gates checked before gold is published; a failed gate stops the run with nothing published."""
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    """Where `c360 register` puts the tables in a metastore."""
     timeline_rows_per_file: int = Field(default=1_000_000, ge=1000)
+    """Target rows per data file of gold.customer_timeline (files clustered by customer id read fast)."""
 
     @model_validator(mode="after")
     def _known_fields(self) -> GoldSettings:
@@ -474,17 +554,27 @@ class C360Config(_Strict):
     """The whole configuration file."""
 
     warehouse: str
+    """Folder or URI of the Delta tables (bronze/, silver/, gold/), models and reports."""
     warehouse_shared: bool = False
     """The warehouse is a local path every node of the cluster sees (an NFS mount, or a cluster on one
     machine); without it a local warehouse is refused when Spark's master is not local."""
     engine: Literal["auto", "delta-rs", "delta-spark"] = "auto"
+    """Delta engine: delta-rs (embedded, no jars) or delta-spark (Delta's Spark connector); auto: delta-spark when
+    the connector is on the Spark class path, else delta-rs."""
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    """How the Spark session is built."""
     default_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    """ISO country of phone numbers and addresses that do not say theirs."""
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)
+    """How bronze treats bad and changed input."""
     silver: SilverSettings = Field(default_factory=SilverSettings)
+    """Identity resolution: stitching, linkage, clustering, reports."""
     gold: GoldSettings = Field(default_factory=GoldSettings)
+    """The gold layer: survivorship, accounts, metrics, quality gates and catalog registration."""
     sources: list[SourceConfig] = Field(default_factory=list)
-    config_path: str | None = Field(default=None, exclude=True)
+    """The input sources."""
+    config_path: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    """The file this config was read from (set on load; not a key of the file)."""
 
     @field_validator("sources")
     @classmethod

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_results  # noqa: E402
 from c360 import pipeline  # noqa: E402
 from c360.config import parse_config  # noqa: E402
 from c360.datagen.generate import generate  # noqa: E402
@@ -76,6 +78,7 @@ def main() -> int:
 
     seconds, result = timings["first run"]
     total = 0
+    rows = []
     print(f"\nbronze ingestion, {args.people:,} people, engine {engine.name}, 2 cores")
     print(f"{'source':<18}{'records':>12}{'expected':>12}{'seconds':>9}{'records/s':>12}")
     for name, summary in result["sources"].items():
@@ -83,11 +86,17 @@ def main() -> int:
         total += summary.get("records", 0)
         rate = summary.get("records", 0) / max(summary["seconds"], 1e-9)
         print(f"{name:<18}{summary.get('records', 0):>12,}{expected:>12,}{summary['seconds']:>9.1f}{rate:>12,.0f}")
+        rows.append({"people": args.people, "engine": engine.name, "source": name, "records": summary.get("records", 0),
+                     "expected": expected, "seconds": round(summary["seconds"], 1), "records_per_s": round(rate)})
     print(f"{'all sources':<18}{total:>12,}{'':>12}{seconds:>9.1f}{total / seconds:>12,.0f}")
     print(f"re-run of the unchanged landing folder: {timings['re-run'][0]:.1f}s "
           f"({sum(s.get('records', 0) for s in timings['re-run'][1]['sources'].values())} records)")
     memory = jvm_memory(spark)
     print("peak memory: " + ", ".join(f"{k} {v:,}" for k, v in memory.items()))
+    rows.append({"people": args.people, "engine": engine.name, "source": "all sources", "records": total,
+                 "seconds": round(seconds, 1), "records_per_s": round(total / seconds),
+                 "rerun_s": round(timings["re-run"][0], 1), "peak_memory": memory})
+    bench_results.record("bronze", rows)
     mismatched = [n for n, s in result["sources"].items() if s.get("records") != manifest["sources"][n]["records"]]
     if mismatched:
         print(f"MISMATCH against the generator's counts: {', '.join(mismatched)}")

@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_results  # noqa: E402
 from pyspark.sql import DataFrame, Window  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -94,7 +96,8 @@ def main() -> int:
            .join(people.select(F.col("true_id").alias("owner"), F.to_date("date_of_birth").alias("true_dob")), "owner"))
     d = dob.agg(F.avg((F.col("date_of_birth") == F.col("true_dob")).cast("int")).alias("a"), F.count("*").alias("n")).first()
     print(f"golden date_of_birth equals the person's true one: {d.a:.4f} of {d.n:,} profiles with one")
-    print(f"households (pairwise vs the generator's): {household_scores(store, owner, people)}")
+    households = household_scores(store, owner, people)
+    print(f"households (pairwise vs the generator's): {households}")
 
     ids = [r.customer_id for r in store.read("gold.customer_metrics").where("interactions_total > 0")
            .orderBy(F.rand(7)).limit(20).collect()]
@@ -107,6 +110,11 @@ def main() -> int:
         times.append(time.monotonic() - t0)
     print(f"one customer's timeline: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
           f"(20 customers; table in {files} files)")
+    bench_results.record("gold", [{"engine": engine.name, "gold_s": round(seconds, 1), "tables": summary["tables"],
+                                   "timeline_precision": round(row.ok / row.n, 4), "timeline_recall": round(recall, 4),
+                                   "golden_birth_date_accuracy": round(d.a, 4), "households": households,
+                                   "timeline_read_median_ms": round(statistics.median(times) * 1000),
+                                   "timeline_files": files}])
     return 0
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_results  # noqa: E402
 from c360.datagen.generate import generate  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
@@ -120,6 +122,7 @@ def main() -> int:
             print(f"{name} batch / full refresh: {batch[name] / full[name]:.2f} ({batch[name]} s / {full[name]} s)")
         total_batch, total_full = sum(batch.values()), sum(full.values())
         print(f"both stages: {total_batch / total_full:.2f} ({total_batch:.1f} s / {total_full:.1f} s)")
+    bench_results.record("incremental", [{"people": people, **row} for people, rows in results.items() for row in rows])
     print(f"work folder {work}")
     return 0
 

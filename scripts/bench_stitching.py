@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_results  # noqa: E402
 from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -85,6 +87,7 @@ def main() -> int:
     settings = SparkSettings(master="local[2]", driver_memory="4g", shuffle_partitions=8,
                              checkpoint_dir=tempfile.mkdtemp(prefix="c360-bench-stitching-"))
     spark = build_session(settings, quiet=True)
+    rows = []
     for n in args.records:
         before = records(spark, n, args.seed).localCheckpoint()
         edges_before, hubs_before = (f.localCheckpoint() for f in deterministic_edges(before, RULES))
@@ -95,9 +98,12 @@ def main() -> int:
         same = (edges.exceptAll(full_edges).isEmpty() and full_edges.exceptAll(edges).isEmpty()
                 and hubs.exceptAll(full_hubs).isEmpty() and full_hubs.exceptAll(hubs).isEmpty())
         print(f"  batch / full: {batch_s / full_s:.2f}; same edges and hubs: {same} ({full_edges.count():,} edges)")
+        rows.append({"records": n, "changed": changed.count(), "full_s": round(full_s, 1), "batch_s": round(batch_s, 1),
+                     "batch_over_full": round(batch_s / full_s, 2), "same_edges_and_hubs": same})
         if not same:
             return 1
     spark.stop()
+    bench_results.record("stitching", rows)
     return 0
 
 

@@ -2,7 +2,7 @@
 
     spark-submit --py-files c360.zip jobs/run_pipeline.py --config conf/demo.yaml [--stage bronze]
 
-On a cluster without c360 installed, ship it with --py-files (see README); from a checkout the library
+On a cluster without c360 installed, ship it with --py-files (see docs/operations/cluster.md); from a checkout the library
 folder beside this file is used.
 """
 

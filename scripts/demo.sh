@@ -39,6 +39,6 @@ echo "  c360 sql --config conf/demo.yaml \"SELECT source, count(*) AS files, sum
 echo "  c360 sql --config conf/demo.yaml \"SELECT match_method, count(*) AS records FROM silver.identity_map GROUP BY match_method ORDER BY records DESC\""
 echo "  c360 evaluate --config conf/demo.yaml --truth demo/landing/truth/person_records_b01.csv"
 echo "  c360 sql --config conf/demo.yaml \"SELECT segment, count(*) AS customers, round(sum(revenue_total), 2) AS revenue FROM gold.customer_metrics GROUP BY segment ORDER BY revenue DESC\""
-echo "  c360 sql-server --config conf/demo.yaml   # then: beeline -u jdbc:hive2://localhost:10000/ (README: SQL on the gold tables)"
+echo "  c360 sql-server --config conf/demo.yaml   # then: beeline -u jdbc:hive2://localhost:10000/ (docs: SQL access)"
 c360 sql --config conf/demo.yaml "SELECT segment, count(*) AS customers, round(sum(revenue_total), 2) AS revenue FROM gold.customer_metrics GROUP BY segment ORDER BY revenue DESC" 2>/dev/null
 echo "(run 'source .venv/bin/activate' first to use c360 directly)"

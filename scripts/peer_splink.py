@@ -136,13 +136,17 @@ def blocking_recall(con: duckdb.DuckDBPyConnection, rules: list[str]) -> float:
     return round(hit / max(total, 1), 4)
 
 
-def run(records: pd.DataFrame, truth: pd.DataFrame, link_only: bool = False, threads: int = 2,
+def run(records: pd.DataFrame, truth: pd.DataFrame, link_only: bool = False, threads: int = 2, memory_limit: str = "4GB",
         default_country: str = "DE") -> dict:
     """Train, predict and cluster; returns timings and scores against `truth` (record_key, true_id)."""
     df = clean(records, default_country)
     cols = present(df)
     con = duckdb.connect()
     con.execute(f"SET threads TO {threads}")
+    # the same cap as c360's DuckDB (silver.linkage.duckdb_memory_limit in the bench): DuckDB spills beyond it.
+    # Uncapped, DuckDB takes 80% of the machine, and the EM session blocked on postcode at a million records
+    # drove this machine into swap
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     started = time.monotonic()
     inputs = [df[df.source_dataset == s].reset_index(drop=True) for s in sorted(df.source_dataset.unique())] if link_only else [df]
     api = DuckDBAPI(connection=con)

@@ -118,6 +118,7 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """`c360 generate`: write a batch of synthetic landing data with its ground truth."""
     from c360.datagen.generate import generate, next_batch
 
     batch = next_batch(args.out) if args.delta else (args.batch or 1)
@@ -134,6 +135,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
+    """`c360 maintain`: compact, optionally cluster by customer id, and vacuum the tables."""
     from c360.maintenance import maintain
 
     if args.retain_hours < 0:
@@ -159,6 +161,7 @@ def _open(config_path: str, quiet: bool = True):  # noqa: ANN202 - (config, spar
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`c360 run`: run the stages; the summary goes to stdout as JSON, progress to stderr."""
     from c360 import pipeline
 
     config, spark, engine, store = _open(args.config)
@@ -174,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    """`c360 sql`: run Spark SQL over every layer's tables and print or write the result."""
     from pyspark.errors import AnalysisException, ParseException
 
     from c360.sql import query
@@ -240,6 +244,7 @@ def _truth_files(patterns: list[str]) -> list[str]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`c360 evaluate`: pairwise quality of silver.identity_map against a ground-truth file or folder."""
     from pyspark.sql import functions as F
 
     from c360.silver.evaluation import current_truth, evaluate, format_report
@@ -267,6 +272,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """`c360 train`: train a new linkage model version on the current records (or roll back to the previous)."""
     from c360 import pipeline
     from c360.silver.linkage.keys import linkage_input
     from c360.silver.linkage.spec import build, profile
@@ -296,6 +302,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sql_server(args: argparse.Namespace) -> int:
+    """`c360 sql-server`: serve the gold tables over JDBC/ODBC with Spark's Thrift server."""
     from c360.config import load_config
     from c360.session import session_for
     from c360.sql_server import serve, server_conf
@@ -312,6 +319,7 @@ def cmd_sql_server(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
+    """`c360 register`: register the configured layers' tables in the metastore."""
     from c360.catalog import register_tables
 
     config, spark, _, store = _open(args.config)
@@ -321,6 +329,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """`c360 report`: print a run's summary and the path of its report page."""
     from c360.config import load_config
     from c360.report import show
 
@@ -331,6 +340,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
+    """`c360 config-schema`: print the JSON Schema of the YAML config."""
     from c360.config_schema import schema_text
 
     sys.stdout.write(schema_text())
@@ -338,11 +348,14 @@ def cmd_config_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_later(args: argparse.Namespace) -> int:
+    """A command planned but not in this version: say so and exit 2."""
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
     return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `c360` command: parse the arguments, run the command, and turn a C360Error into one message
+    and exit code 1 (a traceback only with --debug)."""
     args = _parser().parse_args(argv)
     configure_logging(debug=args.debug)
     handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,

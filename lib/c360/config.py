@@ -328,7 +328,7 @@ class ComparisonSetting(_Strict):
 
 class LinkageSettings(_Strict):
     """Probabilistic linkage with Splink. Comparisons and rules default to those the fields present allow
-    (see the README's table); each list here replaces its default."""
+    (see the docs' page on the linkage model); each list here replaces its default."""
 
     threshold: float = Field(default=0.8, gt=0, lt=1)
     """Match probability from which a pair is a match (written to silver.match_pairs and clustered). Clustering

@@ -73,6 +73,7 @@ class RunProgress:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[RunProgress]:
+        """Report a stage: its start, its steps against its plan (a live bar on a terminal) and its end."""
         self.stage_name, self.done, self.plan = name, 0, None
         log.info("stage %s: starting", name)
         started = time.monotonic()
@@ -113,6 +114,7 @@ class RunProgress:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        """Report one step of the current stage by its place in the stage's plan."""
         at = self._position(name)
         position = f"{at}/{self.total}" if self.plan is not None else f"{at}"
         log.info("stage %s: step %s %s", self.stage_name, position, name)

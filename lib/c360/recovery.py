@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from c360.errors import C360Error
 from c360.storage import TableStore, Txn
+from c360.storage.base import COMMENT_OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ def _before_dead_run(store: TableStore, table: str, finished_at: int, app_id: st
     if not dead:
         return None
     # a RESTORE among them is an earlier recovery's (a retry that died as well), not another writer's
-    mixed = [c for c in history if c.version > dead[0] and c.version not in dead and c.operation != "RESTORE"]
+    # and a column description (the stage writes them after its data) changes no row: undoing it loses nothing
+    mixed = [c for c in history if c.version > dead[0] and c.version not in dead
+             and c.operation != "RESTORE" and c.operation not in COMMENT_OPERATIONS]
     if mixed:
         raise C360Error(
             f"{table}: a run of {app_id} stopped midway, and {mixed[0].operation} at version {mixed[0].version} by "

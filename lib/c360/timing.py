@@ -24,6 +24,7 @@ class Stopwatch:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        """Time one step and add its seconds to the stopwatch (repeated steps add up)."""
         started = time.monotonic()
         try:
             if self.report:

@@ -26,6 +26,7 @@ from c360.session import EngineChoice
 from c360.silver.model import NAME
 from c360.storage import open_store
 from tests.bronze.test_stage import demo_config
+from tests.browser import offline_chromium, open_page
 from tests.conftest import DemoRun
 
 SPLINK_CHARTS = {"match_weights.html", "m_u_parameters.html", "waterfall_sample.html", "cluster_studio.html"}
@@ -110,45 +111,14 @@ def test_a_failed_run_has_a_report_and_old_reports_are_pruned(project_root: Path
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("Chromium or its driver is not installed (Debian: chromium, chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--allow-file-access-from-files",
-                # networking off: every host name fails to resolve and any proxy use goes nowhere
-                "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    try:
-        yield chrome
-    finally:
-        chrome.quit()
-
-
-def _open(chrome: object, page: Path, drawn_js: str) -> tuple[list[dict], list[dict]]:
-    """Load `page`, wait until `drawn_js` is true (or 30 s), and return its console errors and failed requests."""
-    chrome.get_log("browser"), chrome.get_log("performance")  # type: ignore[attr-defined]
-    chrome.get(page.as_uri())  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while not chrome.execute_script(drawn_js) and time.monotonic() < deadline:  # type: ignore[attr-defined]
-        time.sleep(0.2)
-    errors = [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
-    events = [json.loads(e["message"])["message"] for e in chrome.get_log("performance")]  # type: ignore[attr-defined]
-    failed = [e["params"] for e in events if e["method"] == "Network.loadingFailed"]
-    return errors, failed
+    yield from offline_chromium()
 
 
 @pytest.mark.slow
 def test_the_report_opens_offline_with_every_plot_drawn(reported: Reported, browser: object) -> None:
     every_chart_drawn = ("const c = document.querySelectorAll('.chart');"
                          "return c.length > 0 && [...c].every(e => e.querySelector('svg.main-svg, canvas'));")
-    errors, failed = _open(browser, reported.folder / "index.html", every_chart_drawn)
+    errors, failed = open_page(browser, reported.folder / "index.html", every_chart_drawn)
     assert browser.execute_script(every_chart_drawn), "a plot container holds no drawn SVG or canvas"  # type: ignore[attr-defined]
     summary = json.loads((reported.folder / "summary.json").read_text())
     plots = browser.execute_script("return document.querySelectorAll('.chart').length")  # type: ignore[attr-defined]
@@ -162,7 +132,7 @@ def test_the_report_opens_offline_with_every_plot_drawn(reported: Reported, brow
             " Math.round(s.width), Math.round(b.width)]; })")
     for width in (1024, 1600):
         browser.set_window_size(width, 900)  # type: ignore[attr-defined]
-        _open(browser, reported.folder / "index.html", every_chart_drawn)
+        open_page(browser, reported.folder / "index.html", every_chart_drawn)
         drawn = browser.execute_script(fits)  # type: ignore[attr-defined]
         assert all(ok for _, ok, _, _ in drawn), (width, drawn)
 
@@ -171,7 +141,7 @@ def test_the_report_opens_offline_with_every_plot_drawn(reported: Reported, brow
 @pytest.mark.parametrize("chart", sorted(SPLINK_CHARTS))
 def test_splinks_charts_open_offline(reported: Reported, browser: object, chart: str) -> None:
     drawn = "return !!document.querySelector('svg, canvas');"
-    errors, failed = _open(browser, reported.folder / chart, drawn)
+    errors, failed = open_page(browser, reported.folder / chart, drawn)
     assert browser.execute_script(drawn), f"{chart} drew nothing"  # type: ignore[attr-defined]
     assert not errors, errors
     assert not failed, failed

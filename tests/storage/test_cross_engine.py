@@ -55,3 +55,16 @@ def test_partitioned_table_from_delta_spark_reads_in_delta_rs(stores: dict[str, 
     _same(embedded.read("gold.parts"), df)
     embedded.merge(_rows(spark, [(1, "a", 11)]), "gold.parts", MergeSpec(keys=("id",)))
     _same(native.read("gold.parts"), _rows(spark, [(1, "a", 11), (2, "b", 20), (3, "a", 30)]))
+
+
+@pytest.mark.parametrize(("writer", "other"), PAIRS)
+def test_column_descriptions_written_by_one_engine_are_read_by_the_other(
+    stores: dict[str, TableStore], spark: SparkSession, writer: str, other: str
+) -> None:
+    first, second = stores[writer], stores[other]
+    first.append(_rows(spark, [(1, "a", 10)]), "gold.described")
+    first.describe_columns("gold.described", {"name": "Name as written."})
+    assert second.column_comments("gold.described")["name"] == "Name as written."
+    second.merge(_rows(spark, [(1, "b", 11)]), "gold.described", MergeSpec(keys=("id",)))
+    assert first.column_comments("gold.described")["name"] == "Name as written."
+    assert second.describe_columns("gold.described", {"name": "Name as written."}) == []

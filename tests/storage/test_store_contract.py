@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from c360.errors import C360Error, TableNotFoundError
 from c360.storage import MergeSpec, TableStore, Txn
+from c360.storage.base import COMMENT_OPERATIONS
 
 SCHEMA = "id long, name string, score int"
 CDF = {"delta.enableChangeDataFeed": "true"}
@@ -274,3 +275,20 @@ def test_paths_with_spaces_and_non_ascii(spark: SparkSession, tmp_path, request:
     spaced.vacuum("bronze.t", retention_hours=0)
     assert_rows(spaced.read("bronze.t"), rows(spark, [(2, "b", 20)]))
     assert spaced.list_tables() == ["bronze.t"]
+
+
+def test_column_descriptions_are_written_once_and_kept_by_later_writes(store: TableStore, spark: SparkSession) -> None:
+    store.append(rows(spark, [(1, "a", 10)]), "gold.described", properties=CDF)
+    comments = {"id": "The person's id.", "name": "Name as written, with 'quotes' and a \\ backslash.",
+                "absent": "a column the table lacks is passed over"}
+    assert store.describe_columns("gold.described", comments) == ["id", "name"]
+    version = store.version("gold.described")
+    assert store.describe_columns("gold.described", comments) == []  # in place: no commit
+    assert store.version("gold.described") == version
+    store.merge(rows(spark, [(1, "b", 11), (2, "c", 20)]), "gold.described", MergeSpec(keys=("id",)))
+    store.append(rows(spark, [(3, "d", 30)]), "gold.described")
+    assert store.column_comments("gold.described") == {"id": comments["id"], "name": comments["name"], "score": None}
+    if store.engine == "delta-spark":  # Delta's connector shows it to Spark (DESCRIBE, a catalog) as well
+        assert store.read("gold.described").schema["name"].metadata.get("comment") == comments["name"]
+    operations = [c.operation for c in store.history("gold.described")]
+    assert sum(o in COMMENT_OPERATIONS for o in operations) == 2, operations

@@ -30,6 +30,7 @@ REPLACEMENT_CHAR = "\ufffd"
 
 
 def data_columns(df: DataFrame) -> list[str]:
+    """The source's own columns of a bronze frame (c360's ingest columns and helpers left out)."""
     return [c for c in df.columns if c not in META_COLUMNS and not c.startswith("_")]
 
 

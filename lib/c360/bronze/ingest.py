@@ -57,10 +57,12 @@ class SourceResult:
     seconds: float = 0.0
 
     def summary(self) -> dict:
+        """The result as the run summary shows it: empty fields left out."""
         return {k: v for k, v in asdict(self).items() if v not in (None, [], {})}
 
 
 def bronze_table(source: str) -> str:
+    """The bronze table a source lands in: `bronze.<source>`."""
     return f"bronze.{source}"
 
 

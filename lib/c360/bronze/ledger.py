@@ -64,6 +64,8 @@ def last_watermark(store: TableStore, source: str, location: str) -> str | None:
 
 
 def plan(files: list[LandedFile], known: dict[str, tuple[str, int]]) -> Plan:
+    """Sort the landed files against the ledger (`known`: path -> checksum and version): new files, files
+    changed under the same name (their next version) and files already ingested, which are not read again."""
     result = Plan()
     for file in files:
         entry = known.get(file.path)

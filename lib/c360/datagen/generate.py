@@ -51,10 +51,12 @@ class Manifest:
     seconds: float = 0.0
 
     def add(self, source: str, files: list[Path], records: int, root: Path) -> None:
+        """Record a source's files (relative to the landing folder) and record count."""
         self.sources[source] = {"files": [str(f.relative_to(root)) for f in files], "records": records}
 
 
 def window(batch: int) -> src.Window:
+    """The time window of a batch: batch 1 spans the history, each later batch the days after the last."""
     if batch == 1:
         return BATCH1
     start = BATCH1.end + timedelta(days=DELTA_DAYS * (batch - 2))
@@ -62,17 +64,20 @@ def window(batch: int) -> src.Window:
 
 
 def stream(seed: int, batch: int, name: str) -> np.random.Generator:
+    """The random stream of one part of one batch, so each part is the same whatever else changes."""
     return np.random.default_rng([seed, batch, STREAMS.index(name)])
 
 
 # --- writers ---------------------------------------------------------------------------------------------
 def write_csv(frame: pd.DataFrame, path: Path, sep: str = ",") -> list[Path]:
+    """Write a frame as one CSV file; returns the files written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, sep=sep, encoding="utf-8")
     return [path]
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> list[Path]:
+    """Write a frame as one Parquet file (with `schema`, also when empty); returns the files written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if schema is not None and frame.empty:
         table = schema.empty_table()
@@ -139,6 +144,7 @@ class PersonSources:
 
 
 def person_sources(people: pd.DataFrame, pools: Pools, seed: int, win: src.Window) -> PersonSources:
+    """Every person source's records for `people` in one batch, with their truth."""
     accounts, contacts, t_crm = src.crm(people, stream(seed, win.batch, "crm"), win, pools.company)
     customers, t_shop = src.shop_customers(people, stream(seed, win.batch, "shop"), win)
     loyalty, t_loy = src.loyalty(people, stream(seed, win.batch, "loyalty"), win)
@@ -241,6 +247,7 @@ def _apply_change(frame: pd.DataFrame, truth: pd.DataFrame, key: str, people: di
 
 
 def concat(a: PersonSources, b: PersonSources) -> PersonSources:
+    """Two batches' person sources as one (new people and changed ones of the same batch)."""
     return PersonSources(
         pd.concat([a.accounts, b.accounts], ignore_index=True), pd.concat([a.contacts, b.contacts], ignore_index=True),
         pd.concat([a.customers, b.customers], ignore_index=True), pd.concat([a.loyalty, b.loyalty], ignore_index=True),

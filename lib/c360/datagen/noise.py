@@ -34,6 +34,7 @@ def typo(value: str, op: int, where: float, letter: str) -> str:
 
 
 def typos(values: pd.Series, rng: np.random.Generator, rate: float) -> pd.Series:
+    """A typo (a letter dropped, doubled, replaced or swapped) in a `rate` share of the values."""
     n = len(values)
     hit = _pick(rng, n, rate)
     ops, where, letters = rng.integers(0, 4, n), rng.random(n), LETTERS[rng.integers(0, 26, n)]
@@ -56,6 +57,7 @@ def nicknames(first: pd.Series, rng: np.random.Generator, rate: float) -> pd.Ser
 
 
 def recase(values: pd.Series, rng: np.random.Generator, upper: float, lower: float) -> pd.Series:
+    """Upper-case an `upper` share and lower-case a `lower` share of the values, as careless entry does."""
     draw = rng.random(len(values))
     out = values.astype(object).copy()
     up, low = draw < upper, (draw >= upper) & (draw < upper + lower)
@@ -65,6 +67,7 @@ def recase(values: pd.Series, rng: np.random.Generator, upper: float, lower: flo
 
 
 def blank(values: pd.Series, rng: np.random.Generator, rate: float) -> pd.Series:
+    """Leave a `rate` share of the values out."""
     out = values.astype(object).copy()
     out[_pick(rng, len(values), rate)] = None
     return out
@@ -93,6 +96,7 @@ def phone_style(e164: str, locale: str, style: int) -> str:
 
 
 def phones(e164: pd.Series, locale: pd.Series, rng: np.random.Generator, styles: tuple[int, ...]) -> pd.Series:
+    """E.164 numbers written the ways people write them (national, spaced, with or without the country code)."""
     style = np.array(styles)[rng.integers(0, len(styles), len(e164))]
     return pd.Series([phone_style(p, loc, s) if isinstance(p, str) else None
                       for p, loc, s in zip(e164, locale, style)], index=e164.index)

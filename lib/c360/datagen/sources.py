@@ -43,15 +43,18 @@ class Window:
 
 
 def record_ids(prefix: str, batch: int, n: int, start: int = 0) -> list[str]:
+    """`n` record ids of a source in a batch: prefix, batch number and a running number."""
     return [f"{prefix}{batch:02d}{i:07d}" for i in range(start + 1, start + n + 1)]
 
 
 def truth(source: str, ids: list | pd.Series, true_ids: pd.Series) -> pd.DataFrame:
+    """The ground truth of a source's records: which person each record belongs to."""
     return pd.DataFrame({"source": source, "source_record_id": [str(i) for i in ids],
                          "true_id": true_ids.to_numpy()})
 
 
 def members(people: pd.DataFrame, rng: np.random.Generator, share: float) -> pd.DataFrame:
+    """The people a source holds: a random `share` of them."""
     return people[rng.random(len(people)) < share].reset_index(drop=True)
 
 
@@ -63,6 +66,7 @@ def with_duplicates(frame: pd.DataFrame, rng: np.random.Generator, rate: float) 
 
 def name_noise(frame: pd.DataFrame, rng: np.random.Generator, *, typo: float, nick: float, swap: float,
                upper: float, lower: float) -> tuple[pd.Series, pd.Series]:
+    """First and last names as a source writes them: nicknames, typos, swapped and re-cased."""
     first = noise.nicknames(frame["first_name"], rng, nick)
     first = noise.typos(first, rng, typo)
     last = noise.typos(frame["last_name"], rng, typo)
@@ -137,6 +141,7 @@ def crm(people: pd.DataFrame, rng: np.random.Generator, win: Window, pools_compa
 
 
 def noise_ascii(values: pd.Series) -> pd.Series:
+    """Values folded to plain ASCII lower case (a system that cannot store accents)."""
     from c360.datagen.population import ascii_lower
 
     return ascii_lower(values)
@@ -149,6 +154,7 @@ def _domain(company: str) -> str:
 
 # --- Shop (Parquet): customers and orders ---------------------------------------------------------------
 def shop_customers(people: pd.DataFrame, rng: np.random.Generator, win: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The shop's customers (and the truth): full names, sometimes 'Last, First', shipping addresses, logins."""
     customers = with_duplicates(members(people, rng, 0.55), rng, 0.02)
     n = len(customers)
     first, last = name_noise(customers, rng, typo=0.02, nick=0.04, swap=0.0, upper=0.02, lower=0.05)
@@ -207,6 +213,7 @@ def shop_orders(customers: pd.DataFrame, owner: pd.Series, rng: np.random.Genera
 
 # --- Loyalty (CSV, semicolon, German date format) -------------------------------------------------------
 def loyalty(people: pd.DataFrame, rng: np.random.Generator, win: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loyalty members (and the truth): card numbers, German dates, mobiles, some erased."""
     members_ = members(people, rng, 0.30)
     n = len(members_)
     first, last = name_noise(members_, rng, typo=0.03, nick=0.02, swap=0.01, upper=0.1, lower=0.0)
@@ -230,6 +237,7 @@ def loyalty(people: pd.DataFrame, rng: np.random.Generator, win: Window) -> tupl
 # --- Support tickets (NDJSON, nested requester, mixed time zones) ---------------------------------------
 def tickets(people: pd.DataFrame, customer_no: dict[str, int], rng: np.random.Generator, win: Window,
             rate: float) -> tuple[list[dict], pd.DataFrame]:
+    """Support tickets of some people (and their truth): requester name, e-mail or phone, sometimes a customer number."""
     who = members(people, rng, rate)
     counts = rng.integers(1, 4, len(who))
     idx = np.repeat(np.arange(len(who)), counts)
@@ -266,6 +274,7 @@ def tickets(people: pd.DataFrame, customer_no: dict[str, int], rng: np.random.Ge
 
 # --- Social (JSON documents with nested structs; posts as NDJSON) --------------------------------------
 def social_profiles(people: pd.DataFrame, rng: np.random.Generator, win: Window) -> tuple[list[dict], pd.DataFrame]:
+    """Social profiles (and the truth): handles, display names, a city, rarely an e-mail."""
     who = members(people, rng, 0.30)
     n = len(who)
     ids = record_ids("SP-", win.batch, n)
@@ -298,6 +307,7 @@ def social_profiles(people: pd.DataFrame, rng: np.random.Generator, win: Window)
 
 def social_posts(profiles: list[dict], owners: pd.Series, rng: np.random.Generator, win: Window,
                  rate: float) -> tuple[list[dict], pd.DataFrame]:
+    """Posts of the social profiles (and the truth): `rate` posts a profile on average."""
     counts = rng.poisson(rate, len(profiles))
     total = int(counts.sum())
     ids = record_ids("PO-", win.batch, total)

@@ -44,6 +44,7 @@ class Built:
 
 
 def run_started(ctx: RunContext) -> datetime:
+    """When the run started (from its run number), the time gold stamps changes with."""
     return datetime.fromtimestamp(ctx.run_number / 1000, tz=timezone.utc)
 
 

@@ -40,6 +40,7 @@ def _rate(settings: MetricSettings) -> Column:
 
 
 def order_facts(timeline: DataFrame, settings: MetricSettings) -> DataFrame:
+    """Per customer: orders, revenue in the reporting currency, first and last order, orders without a rate."""
     orders = timeline.where(F.expr(settings.orders)).withColumn("_rate", _rate(settings))
     return orders.groupBy("customer_id").agg(
         F.count("*").alias("orders_count"),
@@ -70,6 +71,7 @@ def segment(r: Column, f: Column) -> Column:
 
 
 def activity(timeline: DataFrame, settings: MetricSettings) -> DataFrame:
+    """Per customer: events per channel, the latest event per channel, open tickets and social posts."""
     per_channel = timeline.groupBy("customer_id", F.coalesce("channel", F.lit("unknown")).alias("channel")).agg(
         F.count("*").alias("n"), F.max("occurred_at").alias("last"))
     mix = per_channel.groupBy("customer_id").agg(

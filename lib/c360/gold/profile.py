@@ -37,6 +37,7 @@ def record_facts(records: DataFrame, account_identifier: str | None) -> DataFram
 
 
 def event_span(timeline: DataFrame) -> DataFrame:
+    """Per customer: the first and last event time, for the profile's first and last seen."""
     return timeline.groupBy("customer_id").agg(F.min("occurred_at").alias("_events_first"),
                                                F.max("occurred_at").alias("_events_last"))
 

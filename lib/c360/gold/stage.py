@@ -26,6 +26,7 @@ from c360.gold import build, changes, quality
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
 from c360.storage import Txn
 from c360.storage.publish import TableKey, publish
+from c360.table_registry import describe_tables
 from c360.timing import Stopwatch
 
 RUNS = "gold._runs"
@@ -110,6 +111,7 @@ def run_gold(ctx: RunContext) -> dict:
     versions, settings = _versions(ctx), settings_fingerprint(ctx)
     print_fp = fingerprint(ctx, versions, settings)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
+        describe_tables(ctx.store, "gold")  # tables an earlier c360 made get this version's descriptions
         return {"status": "unchanged (same silver versions and gold settings)"}
     watch = Stopwatch()
     progress.expect(["change detection", "build", "quality gates", *[f"write {t}" for t in build.planned_tables(ctx)]])
@@ -133,6 +135,7 @@ def run_gold(ctx: RunContext) -> dict:
             published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn, scope=built.scopes.get(name))
             written[short] = ctx.store.row_count(name)
         log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
+    describe_tables(ctx.store, "gold")
     unresolved = (ctx.store.read(build.UNRESOLVED).groupBy("reason").count().collect()
                   if build.UNRESOLVED in tables else [])
     summary = {"mode": {"incremental": change is not None, "why": why, **built.reached},

@@ -14,6 +14,7 @@ COLUMNS = ("customer_id", "source", "source_record_id", "record_key", "linked_by
 
 
 def customer_xref(identity_map: DataFrame) -> DataFrame:
+    """gold.customer_xref from the identity map: each source record with its customer and how it linked."""
     return identity_map.select("customer_id", "source", "source_record_id", "record_key",
                                F.col("match_method").alias("linked_by"), "match_probability",
                                F.col("assigned_at").alias("linked_at"))

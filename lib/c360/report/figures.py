@@ -24,6 +24,7 @@ def _bar(title: str, x: list, y: list, x_title: str, y_title: str, log_y: bool =
 
 
 def records_per_source(summary: dict) -> go.Figure | None:
+    """Bar chart of bronze rows per source; None without bronze tables."""
     bronze = summary.get("tables", {}).get("bronze", {})
     if not bronze:
         return None
@@ -32,6 +33,7 @@ def records_per_source(summary: dict) -> go.Figure | None:
 
 
 def quarantine_reasons(summary: dict) -> go.Figure | None:
+    """Stacked bars of quarantined records per source and reason; None when nothing was quarantined."""
     rows = summary.get("quarantine", [])
     if not rows:
         return None
@@ -43,6 +45,7 @@ def quarantine_reasons(summary: dict) -> go.Figure | None:
 
 
 def match_weights(summary: dict) -> go.Figure | None:
+    """Histogram of the scored pairs' match weights; None before linkage ran."""
     bins = summary.get("linkage", {}).get("match_weights", [])
     if not bins:
         return None
@@ -51,6 +54,7 @@ def match_weights(summary: dict) -> go.Figure | None:
 
 
 def cluster_sizes(summary: dict) -> go.Figure | None:
+    """Histogram of records per customer; None before linkage ran."""
     sizes = summary.get("linkage", {}).get("cluster_sizes", [])
     if not sizes:
         return None
@@ -58,6 +62,7 @@ def cluster_sizes(summary: dict) -> go.Figure | None:
 
 
 def completeness(summary: dict) -> go.Figure | None:
+    """Share of profiles holding each golden field; None before gold ran."""
     shares = (summary.get("gold") or {}).get("completeness") or {}
     if not shares:
         return None
@@ -68,6 +73,7 @@ def completeness(summary: dict) -> go.Figure | None:
 
 
 def stage_timings(summary: dict) -> go.Figure | None:
+    """Seconds per stage and step of the run."""
     stages = summary.get("stages", {})
     if not stages:
         return None

@@ -22,6 +22,7 @@ def reports_root(config: C360Config) -> str:
 
 
 def run_folder(config: C360Config, run_id: str) -> str:
+    """The folder of one run's report."""
     return f"{reports_root(config)}/{run_id}"
 
 
@@ -54,6 +55,7 @@ def write_text(folder: str, name: str, text: str) -> str:
 
 
 def read_text(folder: str, name: str) -> str | None:
+    """A report file's text, or None when it is not there (local path or URI)."""
     fs, path = filesystem(folder)
     if fs.get_file_info(f"{path}/{name}").type != pafs.FileType.File:
         return None
@@ -62,6 +64,7 @@ def read_text(folder: str, name: str) -> str | None:
 
 
 def exists(folder: str, name: str) -> bool:
+    """Whether a report file is there (local path or URI)."""
     fs, path = filesystem(folder)
     return fs.get_file_info(f"{path}/{name}").type == pafs.FileType.File
 

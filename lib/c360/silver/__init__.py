@@ -1,1 +1,2 @@
-"""Silver: standardised person records, identity stitching and linkage (in progress: standardisation)."""
+"""Silver: standardised person records, deterministic stitching, Splink linkage, clustering, stable customer
+ids with redirects, and interactions; incremental where it can be."""

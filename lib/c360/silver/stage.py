@@ -36,6 +36,7 @@ from c360.silver.tables import (COMPONENT_KEY, COMPONENTS, EVENT_KEY, HUBS, IDEN
                                 RECORD_KEY, RECORDS, REDIRECTS, SCORED)
 from c360.storage import Txn
 from c360.storage.publish import CHANGE_FEED, TableKey, publish
+from c360.table_registry import describe_tables
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ def run_silver(ctx: RunContext) -> dict:
     recovered = {"recovered": {"restored": undone}} if undone else {}
     print_fp = fingerprint(ctx, current.version if current else None)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
+        describe_tables(ctx.store, "silver")  # tables an earlier c360 made get this version's descriptions
         return {"status": "unchanged (same bronze versions, settings and model)", **recovered}
     versions = bronze_versions(ctx, "person")
     plan = changes_module.plan(ctx.store, last, settings_fingerprint(ctx, current.version if current else None),
@@ -234,6 +236,7 @@ def run_silver(ctx: RunContext) -> dict:
                                      event_versions, ctx.full_refresh, kind="event")
     with watch.step("interactions"):
         events_written = write_interactions(ctx, event_plan, txn)
+    describe_tables(ctx.store, "silver")
     identity = ctx.store.read(IDENTITY)
     events = ctx.store.read(INTERACTIONS) if ctx.store.exists(INTERACTIONS) else None
     mode = {"incremental": increment is not None, "why": plan.why if rescore is None else f"{plan.why}; every pair scored: {rescore}",

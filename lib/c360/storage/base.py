@@ -28,6 +28,9 @@ from c360.fs import filesystem
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_]*)$")
 
 
+COMMENT_OPERATIONS = frozenset({"UPDATE FIELD METADATA", "CHANGE COLUMN"})
+"""The commit operations of a column description (delta-rs, delta-spark): they change no row."""
+
 @dataclass(frozen=True)
 class Txn:
     """A Delta application transaction: a write with (app_id, version) <= the recorded one is skipped."""
@@ -56,6 +59,7 @@ class MergeSpec:
     delete_not_matched_by_source: bool | str = False
 
     def predicate(self) -> str:
+        """The MERGE's join condition: every key equal, nullable keys null-safely."""
         if not self.keys:
             raise C360Error("a merge needs at least one key column")
         return " AND ".join(f"t.`{k}` IS NOT DISTINCT FROM s.`{k}`" if k in self.nullable_keys else f"t.`{k}` = s.`{k}`"
@@ -176,7 +180,8 @@ class TableStore(ABC):
 
     # --- the contract -------------------------------------------------------------------------------
     @abstractmethod
-    def exists(self, table: str) -> bool: ...
+    def exists(self, table: str) -> bool:
+        """Whether `table` is a Delta table in the warehouse."""
 
     @abstractmethod
     def read(self, table: str, version: int | None = None) -> DataFrame:
@@ -192,7 +197,8 @@ class TableStore(ABC):
         return self.read(table).count()
 
     @abstractmethod
-    def schema(self, table: str) -> T.StructType: ...
+    def schema(self, table: str) -> T.StructType:
+        """The table's current schema, as Spark reads it."""
 
     @abstractmethod
     def txn_version(self, table: str, app_id: str) -> int | None:
@@ -298,6 +304,25 @@ class TableStore(ABC):
             return False
         self._set_properties(table, properties)
         return True
+
+    @abstractmethod
+    def column_comments(self, table: str) -> dict[str, str | None]:
+        """Column -> the comment in the table's schema (None where there is none)."""
+
+    @abstractmethod
+    def _set_column_comment(self, table: str, column: str, comment: str) -> None: ...
+
+    def describe_columns(self, table: str, comments: Mapping[str, str]) -> list[str]:
+        """Write `comments` into the table's schema where a column of the table has another one or none (one
+        metadata commit per column; none when all are there already, so a re-run commits nothing); returns
+        the columns changed. An overwrite that replaces the schema drops comments, so callers apply them
+        after their writes."""
+        self.require(table)
+        current = self.column_comments(table)
+        changed = [c for c, text in comments.items() if c in current and current[c] != text]
+        for column in changed:
+            self._set_column_comment(table, column, comments[column])
+        return changed
 
     @abstractmethod
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:

@@ -45,6 +45,7 @@ def spark_to_delta_schema(schema: T.StructType) -> Schema:
 
 
 def delta_to_spark_schema(schema: Schema) -> T.StructType:
+    """A delta-rs schema as Spark's (timestamps without zone read as Spark's TIMESTAMP_NTZ where so)."""
     return from_arrow_schema(pa.schema(schema.to_arrow()), prefer_timestamp_ntz=True)
 
 
@@ -331,6 +332,15 @@ class DeltaRsStore(TableStore):
 
     def _set_properties(self, table: str, properties: Mapping[str, str]) -> None:
         self._table(table).alter.set_table_properties(dict(properties))
+
+    def column_comments(self, table: str) -> dict[str, str | None]:
+        self.require(table)
+        return {f.name: f.metadata.get("comment") for f in self._table(table).schema().fields}
+
+    def _set_column_comment(self, table: str, column: str, comment: str) -> None:
+        dt = self._table(table)
+        field = next(f for f in dt.schema().fields if f.name == column)
+        dt.alter.set_column_metadata(column, {**{k: str(v) for k, v in field.metadata.items()}, "comment": comment})
 
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)

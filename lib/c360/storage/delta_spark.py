@@ -154,6 +154,14 @@ class DeltaSparkStore(TableStore):
         listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
         self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` SET TBLPROPERTIES ({listed})")
 
+    def column_comments(self, table: str) -> dict[str, str | None]:
+        self.require(table)
+        return {f.name: f.metadata.get("comment") for f in self.read(table).schema.fields}
+
+    def _set_column_comment(self, table: str, column: str, comment: str) -> None:
+        text = comment.replace("\\", "\\\\").replace("'", "\\'")
+        self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` ALTER COLUMN `{column}` COMMENT '{text}'")
+
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)
         reader = self.spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", starting_version)

@@ -36,14 +36,17 @@ class SwappedSimilarLevel(ComparisonLevelCreator):
         self.first, self.last, self.threshold = first, last, threshold
 
     def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        """Both names similar to the other side's other name: first to last and last to first."""
         jw, f, s, t = sql_dialect.jaro_winkler_function_name, self.first, self.last, self.threshold
         return f"{jw}({f}_l, {s}_r) >= {t} and {jw}({s}_l, {f}_r) >= {t}"
 
     def create_label_for_charts(self) -> str:
+        """The level's name in Splink's charts."""
         return f"names swapped, similar (JW >= {self.threshold})"
 
 
 def same_first_name() -> cll.Or:
+    """First names agree: equal keys, or one is a known form (nickname) of the other."""
     return cll.Or(cll.ExactMatchLevel("first_name_key"), cll.ArrayIntersectLevel("first_name_forms"))
 
 

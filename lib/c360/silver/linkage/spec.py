@@ -145,6 +145,7 @@ class ModelSpec:
                 "unique_sources": list(self.unique_sources)}
 
     def fingerprint(self) -> str:
+        """A short digest of the spec's comparisons and rules: a saved model fits only its own spec."""
         return hashlib.sha256(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -165,6 +166,7 @@ def default_comparisons(present: frozenset[str]) -> list[ComparisonSetting]:
 
 
 def comparison_reads(setting: ComparisonSetting) -> set[str]:
+    """The match keys a comparison reads (a field counts as present only when they are filled)."""
     if setting.kind in ("exact", "date"):
         return {MATCH_FIELD_KEYS[setting.field or "date_of_birth"]}
     return READS[setting.kind]

@@ -59,6 +59,7 @@ class TrainingResult:
     problem: str | None = None
 
     def summary(self) -> dict:
+        """The training evidence as saved with the model and shown in the run summary."""
         return {"prior": self.prior, "prior_rules": self.prior_rules, "prior_pairs": self.prior_pairs,
                 "em_sessions": self.em_sessions, "em_evidence": self.em_evidence,
                 "seconds": {k: round(v, 1) for k, v in self.seconds.items()}, "problem": self.problem}

@@ -1,0 +1,253 @@
+"""MkDocs hooks: the reference pages rendered from the code, the benchmarks page from bench/results.
+
+A page holds a marker comment (`<!-- c360:configuration -->`, `<!-- c360:tables -->`, `<!-- c360:benchmarks -->`)
+where the generated part goes, so the prose around it stays hand-written and the facts come from one place:
+the config's JSON Schema (c360.config_schema), the table registry (c360.table_registry) and the newest result
+of each benchmark (scripts/bench_results.py). Plotly's script is added to the site as a file of its own, so
+the pages load nothing from the network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from mkdocs.structure.files import File, Files
+from plotly.offline import get_plotlyjs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_results  # noqa: E402
+
+
+def on_files(files: Files, config: Any) -> Files:
+    """Add plotly's script as `assets/plotly.min.js` (the pages' extra_javascript)."""
+    files.append(File.generated(config, "assets/plotly.min.js", content=get_plotlyjs()))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    """Replace each marker with what it stands for."""
+    from c360.config_schema import config_schema
+    from c360.table_registry import TABLES
+
+    parts: dict[str, Callable[[], str]] = {
+        "<!-- c360:configuration -->": lambda: configuration(config_schema()),
+        "<!-- c360:tables -->": lambda: tables(TABLES),
+        "<!-- c360:benchmarks -->": lambda: benchmarks(bench_results.latest()),
+    }
+    for marker, render in parts.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, render())
+    return markdown
+
+
+# --- configuration reference ------------------------------------------------------------------------------
+
+def configuration(schema: dict[str, Any]) -> str:
+    """One section per block of the YAML config (top level, silver.linkage, sources[].fields, ...), each a
+    table of its keys with type, default and description."""
+    defs = schema.get("$defs", {})
+    out: list[str] = []
+
+    def section(path: str, model: dict[str, Any]) -> None:
+        rows, nested = [], []
+        for key, prop in model.get("properties", {}).items():
+            target, many = _model_ref(prop, defs)
+            where = f"{path}.{key}" if path else key
+            if target is not None:
+                label = f"{where}[]" if many == "list" else f"{where}.<name>" if many == "map" else where
+                nested.append((label, defs[target]))
+                rows.append(f"| `{key}` | [{_type(prop, defs)}](#{_anchor(label)}) | {_default(prop)} | "
+                            f"{_cell(prop.get('description', ''))} |")
+            else:
+                rows.append(f"| `{key}` | {_type(prop, defs)} | {_default(prop)} | {_cell(prop.get('description', ''))} |")
+        title = path or "top level"
+        out.append(f"## {title} {{#{_anchor(path or 'top')}}}\n\n{_cell(model.get('description', ''))}\n")
+        required = model.get("required", [])
+        if required:
+            out.append("Required: " + ", ".join(f"`{r}`" for r in required) + ".\n")
+        out.append("| key | type | default | description |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+        for label, child in nested:
+            section(label, child)
+
+    section("", schema)
+    return "\n".join(out)
+
+
+def _model_ref(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(model name, how) when the key holds a nested block: one ("one"), a list ("list"), a map ("map")."""
+    options = prop.get("anyOf", [prop])
+    for option in options:
+        if "$ref" in option:
+            return option["$ref"].rsplit("/", 1)[1], "one"
+        if option.get("type") == "array" and "$ref" in option.get("items", {}):
+            return option["items"]["$ref"].rsplit("/", 1)[1], "list"
+        extra = option.get("additionalProperties")
+        if option.get("type") == "object" and isinstance(extra, dict) and "$ref" in extra:
+            return extra["$ref"].rsplit("/", 1)[1], "map"
+    return None, None
+
+
+def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    if "const" in prop:
+        return f"`{prop['const']}`"
+    if "$ref" in prop:
+        return "section"
+    if "anyOf" in prop:
+        return " or ".join(_type(p, defs) for p in prop["anyOf"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list of {_type(prop.get('items', {}), defs)}"
+    if kind == "object":
+        extra = prop.get("additionalProperties")
+        return f"map to {_type(extra, defs)}" if isinstance(extra, dict) else "map"
+    if kind == "null":
+        return "null"
+    bounds = [f"{s} {prop[k]}" for k, s in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
+                                           ("exclusiveMaximum", "<")) if k in prop]
+    return kind + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _default(prop: dict[str, Any]) -> str:
+    if "default" not in prop:
+        return ""
+    return f"`{json.dumps(prop['default'], ensure_ascii=False)}`"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _anchor(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-") or "top"
+
+
+# --- table reference --------------------------------------------------------------------------------------
+
+def tables(registry: Iterable[Any]) -> str:
+    """One section per silver and gold table: what a row is, its key, and every column."""
+    out = []
+    for table in registry:
+        rows = "\n".join(f"| `{c.name}`{' (key)' if c.key else ''} | `{c.type}` | {_cell(c.meaning)} |"
+                         for c in table.columns)
+        out.append(f"## {table.name} {{#{_anchor(table.name)}}}\n\n{table.purpose} One row per {table.row}; "
+                   f"key: {', '.join(f'`{k}`' for k in table.key)}.\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
+    return "\n".join(out)
+
+
+# --- benchmarks -------------------------------------------------------------------------------------------
+
+def benchmarks(results: dict[str, dict[str, Any]]) -> str:
+    """Per benchmark, the newest result: the command, commit, date and machine, its figures as a table and,
+    where a comparison is the point, a plot. A known benchmark without a result says how to make one."""
+    out = []
+    for name in [*TITLES, *(n for n in results if n not in TITLES)]:
+        out.append(f"## {TITLES.get(name, name)} {{#{_anchor(name)}}}\n")
+        doc = results.get(name)
+        if doc is None:
+            out.append(f"Not measured with this layout yet: `{COMMANDS.get(name, 'python scripts/bench_*.py')}` writes it.\n")
+            continue
+        machine = doc.get("machine", {})
+        out.append(f"`{doc['command']}` at commit `{doc['commit']}`{' (with local changes)' if doc.get('tree_changed') else ''}, "
+                   f"{doc['date'][:10]}; {machine.get('cores')} cores, {machine.get('memory_gib')} GiB, Python "
+                   f"{machine.get('python')}, Java {machine.get('java')}.\n")
+        out.append(RENDERERS.get(name, _generic)(doc["figures"]))
+    return "\n".join(out)
+
+
+TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
+          "silver-arrival": "A model that keeps up with deliveries", "incremental": "A batch against a full refresh",
+          "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch"}
+COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
+            "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
+            "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
+            "bronze": "python scripts/bench_bronze.py --people 100000",
+            "gold": "python scripts/bench_gold.py --config conf/demo.yaml --truth demo/landing/truth",
+            "stitching": "python scripts/bench_stitching.py"}
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return _cell(str(v)) if v is not None else ""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(fig: go.Figure) -> str:
+    fig.update_layout(height=360, margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")
+    html = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+    return '<div class="c360-plot">' + " ".join(html.split("\n")) + "</div>\n"
+
+
+def _quality(rows: list[dict[str, Any]]) -> str:
+    body = []
+    for r in rows:
+        for who in ("c360", "peer"):
+            m = r.get(who)
+            if m:
+                body.append([r["set"], "c360" if who == "c360" else "plain Splink", m["records"], m["comparisons"],
+                             m["blocking_recall"], m["precision"], m["recall"], m["f1"], m["persons_split"],
+                             m["clusters_merged_wrongly"]])
+    fig = go.Figure([go.Bar(name=who, x=[r["set"] for r in rows], y=[r.get(key, {}).get("f1") for r in rows])
+                     for who, key in (("c360", "c360"), ("plain Splink", "peer"))])
+    fig.update_layout(title="pairwise F1 per set", yaxis={"range": [0.5, 1]}, barmode="group")
+    out = _table(["set", "who", "records", "comparisons", "blocking recall", "P", "R", "F1", "persons split",
+                  "clusters merged wrongly"], body) + "\n" + _plot(fig)
+    guarded = [r for r in rows if r.get("guards")]
+    if guarded:
+        names = list(dict.fromkeys(g for r in guarded for g in r["guards"]))
+        cells = [[name, *[f"{r['guards'][name]['true_pairs_kept_out']:,} / {r['guards'][name]['false_pairs_kept_out']:,}"
+                          if name in r["guards"] else "" for r in guarded]] for name in names]
+        out += ("\nWhat each guard keeps out: the same scored pairs clustered with that guard off (true / false "
+                "linked pairs it keeps out; a negative count: pairs the guard lets in).\n\n"
+                + _table(["guard", *[r["set"] for r in guarded]], cells))
+    return out
+
+
+def _speed(rows: list[dict[str, Any]]) -> str:
+    steps = sorted({k for r in rows for k in r.get("steps", {})})
+    body = [[r["size"], r["who"], r["records"], r["comparisons"], *[r["steps"].get(s) for s in steps], r["seconds"],
+             r["precision"], r["recall"], r["f1"]] for r in rows]
+    fig = go.Figure([go.Scatter(name=who, mode="lines+markers", x=[r["records"] for r in rows if r["who"] == who],
+                                y=[r["seconds"] for r in rows if r["who"] == who])
+                     for who in dict.fromkeys(r["who"] for r in rows)])
+    fig.update_layout(title="seconds by person records", xaxis={"type": "log", "title": "records"},
+                      yaxis={"title": "seconds"})
+    return _table(["size", "who", "records", "comparisons", *[f"{s} (s)" for s in steps], "seconds", "P", "R", "F1"],
+                  body) + "\n" + _plot(fig)
+
+
+def _arrival(rows: list[dict[str, Any]]) -> str:
+    body = [[r["set"], f"{r['delivery']}/{r['of']}", r["records"],
+             f"v{r['arrived']['model_version']}" if r["arrived"].get("model_version") else "none",
+             r["arrived"].get("retrain"), r["arrived"]["f1"], r["at_once"]["f1"], r["difference"]] for r in rows]
+    return _table(["set", "delivery", "records", "model", "retrain", "F1 as delivered", "F1 at once", "difference"], body)
+
+
+def _incremental(rows: list[dict[str, Any]]) -> str:
+    body = [[r["people"], r["stage"], r["run"], r.get("records"), r["wall_s"]] for r in rows]
+    return _table(["people", "stage", "run", "rows", "seconds"], body)
+
+
+def _generic(rows: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    body = [[json.dumps(r.get(k), separators=(",", ":")) if isinstance(r.get(k), (dict, list)) else r.get(k)
+             for k in keys] for r in rows]
+    return _table(keys, body)
+
+
+RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental}

@@ -61,7 +61,7 @@ def configuration(schema: dict[str, Any]) -> str:
             target, many = _model_ref(prop, defs)
             where = f"{path}.{key}" if path else key
             if target is not None:
-                label = f"{where}[]" if many == "list" else f"{where}.<name>" if many == "map" else where
+                label = f"{where}[]" if many == "list" else f"{where}.NAME" if many == "map" else where
                 nested.append((label, defs[target]))
                 rows.append(f"| `{key}` | [{_type(prop, defs)}](#{_anchor(label)}) | {_default(prop)} | "
                             f"{_cell(prop.get('description', ''))} |")

@@ -177,7 +177,7 @@ COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+            return f"{v:.4f}" if abs(v) <= 1 else f"{v:,.1f}"  # shares and scores to four places, seconds to one
         if isinstance(v, int):
             return f"{v:,}"
         return _cell(str(v)) if v is not None else ""
@@ -187,9 +187,14 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 
 def _plot(fig: go.Figure) -> str:
+    """A plot as a div and the script that draws it once the page (and plotly.min.js, which the theme loads
+    after the content) is there."""
     fig.update_layout(height=360, margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")
-    html = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
-    return '<div class="c360-plot">' + " ".join(html.split("\n")) + "</div>\n"
+    _plot.count = getattr(_plot, "count", 0) + 1  # type: ignore[attr-defined]
+    div = f"c360-plot-{_plot.count}"  # type: ignore[attr-defined]
+    draw = (f"document.addEventListener('DOMContentLoaded', function () {{ var f = {fig.to_json()}; "
+            f"Plotly.newPlot('{div}', f.data, f.layout, {{displaylogo: false, responsive: true}}); }});")
+    return f'<div class="c360-plot" id="{div}"></div>\n<script>{draw}</script>\n'
 
 
 def _quality(rows: list[dict[str, Any]]) -> str:
@@ -218,7 +223,7 @@ def _quality(rows: list[dict[str, Any]]) -> str:
 
 
 def _speed(rows: list[dict[str, Any]]) -> str:
-    steps = sorted({k for r in rows for k in r.get("steps", {})})
+    steps = list(dict.fromkeys(k for r in rows for k in r.get("steps", {})))
     body = [[r["size"], r["who"], r["records"], r["comparisons"], *[r["steps"].get(s) for s in steps], r["seconds"],
              r["precision"], r["recall"], r["f1"]] for r in rows]
     fig = go.Figure([go.Scatter(name=who, mode="lines+markers", x=[r["records"] for r in rows if r["who"] == who],
@@ -226,8 +231,10 @@ def _speed(rows: list[dict[str, Any]]) -> str:
                      for who in dict.fromkeys(r["who"] for r in rows)])
     fig.update_layout(title="seconds by person records", xaxis={"type": "log", "title": "records"},
                       yaxis={"title": "seconds"})
+    unfinished = "".join(f"\n{r['who']} at {r['size']:,} did not finish: {r['did_not_finish']}.\n"
+                         for r in rows if r.get("did_not_finish"))
     return _table(["size", "who", "records", "comparisons", *[f"{s} (s)" for s in steps], "seconds", "P", "R", "F1"],
-                  body) + "\n" + _plot(fig)
+                  body) + unfinished + "\n" + _plot(fig)
 
 
 def _arrival(rows: list[dict[str, Any]]) -> str:

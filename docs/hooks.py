@@ -9,6 +9,7 @@ the pages load nothing from the network.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -23,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_results  # noqa: E402
+
+_PLOT_IDS = itertools.count(1)  # each plot's div id, unique within a build
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -190,8 +193,7 @@ def _plot(fig: go.Figure) -> str:
     """A plot as a div and the script that draws it once the page (and plotly.min.js, which the theme loads
     after the content) is there."""
     fig.update_layout(height=360, margin={"l": 60, "r": 20, "t": 40, "b": 50}, template="plotly_white")
-    _plot.count = getattr(_plot, "count", 0) + 1  # type: ignore[attr-defined]
-    div = f"c360-plot-{_plot.count}"  # type: ignore[attr-defined]
+    div = f"c360-plot-{next(_PLOT_IDS)}"
     draw = (f"document.addEventListener('DOMContentLoaded', function () {{ var f = {fig.to_json()}; "
             f"Plotly.newPlot('{div}', f.data, f.layout, {{displaylogo: false, responsive: true}}); }});")
     return f'<div class="c360-plot" id="{div}"></div>\n<script>{draw}</script>\n'

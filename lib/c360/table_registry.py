@@ -285,11 +285,6 @@ TABLES: tuple[Table, ...] = (
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 
-def described(table: str) -> Table | None:
-    """The registry's entry for `layer.table`, or None for a table it does not describe."""
-    return BY_NAME.get(table)
-
-
 def describe_tables(store: TableStore, layer: str) -> dict[str, list[str]]:
     """Write the registry's column descriptions into every existing table of `layer` that lacks them (or
     holds other ones, e.g. a table an earlier version made or an overwrite replaced); returns the columns

@@ -550,6 +550,20 @@ class GoldSettings(_Strict):
         return self
 
 
+class PrivacySettings(_Strict):
+    """Erasure (GDPR Art. 17): where its salt comes from and when the files still holding an erased person go."""
+
+    salt_env: str = Field(default="C360_ERASURE_SALT", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable holding the secret salt of the erasure log's and suppression list's hashes
+    (never the salt itself: a config is shared and versioned). `c360 erase` refuses without it."""
+    purge: Literal["immediate", "deferred"] = "immediate"
+    """immediate: an erase removes older table versions, change data files and log entries that still hold
+    the person at once; deferred: `c360 maintain` does it (run it within purge_window_days)."""
+    purge_window_days: int = Field(default=30, ge=0)
+    """With a deferred purge: the days within which `c360 maintain` must purge (the erasure log shows erasures
+    pending past it in the run report's warnings)."""
+
+
 class C360Config(_Strict):
     """The whole configuration file."""
 
@@ -571,6 +585,8 @@ class C360Config(_Strict):
     """Identity resolution: stitching, linkage, clustering, reports."""
     gold: GoldSettings = Field(default_factory=GoldSettings)
     """The gold layer: survivorship, accounts, metrics, quality gates and catalog registration."""
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    """Erasure of a person: the salt's environment variable and when files are purged."""
     sources: list[SourceConfig] = Field(default_factory=list)
     """The input sources."""
     config_path: SkipJsonSchema[str | None] = Field(default=None, exclude=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -12,6 +13,7 @@ from pyspark.sql import functions as F
 from c360.errors import C360Error, TableNotFoundError
 from c360.storage import MergeSpec, TableStore, Txn
 from c360.storage.base import COMMENT_OPERATIONS
+from tests.scan import files_holding
 
 SCHEMA = "id long, name string, score int"
 CDF = {"delta.enableChangeDataFeed": "true"}
@@ -292,3 +294,39 @@ def test_column_descriptions_are_written_once_and_kept_by_later_writes(store: Ta
         assert store.read("gold.described").schema["name"].metadata.get("comment") == comments["name"]
     operations = [c.operation for c in store.history("gold.described")]
     assert sum(o in COMMENT_OPERATIONS for o in operations) == 2, operations
+
+
+PEOPLE = "record_key string, email string, updated_at timestamp"
+
+
+def _people(spark: SparkSession, emails: list[str]):
+    at = dt.datetime(2026, 1, 1)
+    return spark.createDataFrame([(f"crm:{i}", e, at) for i, e in enumerate(emails)], PEOPLE)
+
+
+def test_tables_keep_statistics_of_non_personal_columns_only(store: TableStore, spark: SparkSession, warehouse: str) -> None:
+    store.append(_people(spark, ["ann@example.com", "bob@example.com"]), "silver.stats", properties=CDF)
+    assert store.properties("silver.stats")["delta.dataSkippingStatsColumns"] == "record_key,updated_at"
+    store.merge(_people(spark, ["cid@example.com"]), "silver.stats", MergeSpec(keys=("record_key",)))
+    assert files_holding(f"{warehouse}/silver/stats/_delta_log", ["@example.com"]) == {}
+
+
+def test_delete_keys_leaves_no_value_in_the_log_and_purge_leaves_none_anywhere(
+        store: TableStore, spark: SparkSession, warehouse: str) -> None:
+    store.append(_people(spark, ["ann@example.com", "bob@example.com", "cid@example.com"]), "silver.gone",
+                 properties=CDF)
+    store.merge(_people(spark, ["ann@example.com", "bob@example.net"]), "silver.gone", MergeSpec(keys=("record_key",)))
+    keys = spark.createDataFrame([("crm:1",), ("crm:1",)], "record_key string")
+    before = store.version("silver.gone")
+    assert store.delete_keys("silver.gone", keys).version == before + 1
+    assert sorted(r["record_key"] for r in store.read("silver.gone").collect()) == ["crm:0", "crm:2"]
+    assert store.delete_keys("silver.gone", keys.limit(0)).version == before + 1  # no keys: no commit
+    commit = f"{before + 1:020d}.json"
+    assert "crm:1" not in (Path(warehouse) / "silver/gone/_delta_log" / commit).read_text()
+    assert files_holding(f"{warehouse}/silver/gone", ["bob@example"])  # older versions and the feed still hold it
+    done = store.purge("silver.gone")
+    assert done["files_removed"] > 0 and done["log_entries_removed"] > 0
+    assert files_holding(f"{warehouse}/silver/gone", ["bob@example", "crm:1"]) == {}
+    assert sorted(r["email"] for r in store.read("silver.gone").collect()) == ["ann@example.com", "cid@example.com"]
+    store.append(_people(spark, ["dan@example.com"]).withColumn("record_key", F.lit("crm:9")), "silver.gone")
+    assert store.read("silver.gone").count() == 3 and store.history("silver.gone")[0].operation == "WRITE"

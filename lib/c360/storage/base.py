@@ -24,9 +24,13 @@ from pyspark.sql import types as T
 from c360.errors import C360Error, TableNotFoundError
 from c360.frames import local_frame
 from c360.fs import filesystem
+from c360.storage.statistics import stats_property
 
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_]*)$")
 
+
+LOG_ENTRY = re.compile(r"^(?P<version>\d{20})(\.(?P<last>\d{20}))?\.(json|crc|checkpoint\b.*|compacted\.json)(\.crc)?$")
+"""A `_delta_log` entry of one version (or a compacted range): commit, checksum, checkpoint (parts)."""
 
 COMMENT_OPERATIONS = frozenset({"UPDATE FIELD METADATA", "CHANGE COLUMN"})
 """The commit operations of a column description (delta-rs, delta-spark): they change no row."""
@@ -237,6 +241,17 @@ class TableStore(ABC):
             return self.overwrite(df, table, txn=txn)
         return self._skip(table, txn) or self._merge(align_to_table(df, self.schema(table), table), table, spec, txn)
 
+    def delete_keys(self, table: str, keys: DataFrame, *, txn: Txn | None = None) -> WriteResult:
+        """Delete every row whose columns named by `keys` equal one of its rows, by one MERGE with the keys
+        staged as data: the commit's log entry records the join, never a value (a DELETE's literal predicate
+        is written into `commitInfo`, where an erased e-mail would outlive the row). No commit without keys."""
+        self.require(table)
+        keys = keys.distinct().localCheckpoint()
+        if keys.isEmpty():
+            return WriteResult(table, self.version(table), metrics={"deleted": 0})
+        spec = MergeSpec(keys=tuple(keys.columns), update=None, insert=False, delete_condition="TRUE")
+        return self.merge(keys, table, spec, txn=txn)
+
     def delete(self, table: str, predicate: str, *, txn: Txn | None = None) -> WriteResult:
         """Delete the rows matching a portable SQL predicate."""
         self.require(table)
@@ -277,6 +292,45 @@ class TableStore(ABC):
 
     @abstractmethod
     def _restore(self, table: str, version: int) -> None: ...
+
+    def purge(self, table: str) -> dict[str, int]:
+        """Remove every file of `table` that holds a row its current version does not: the files of older
+        versions and `_change_data` (a vacuum with zero retention), rows only marked deleted (an engine that
+        writes deletion vectors rewrites their files first), and the `_delta_log` entries before a new
+        checkpoint, whose file statistics and commit details describe rows that are gone. Time travel to
+        any earlier version ends here. Returns {"files_removed": n, "log_entries_removed": n}."""
+        self.require(table)
+        self._purge_deletion_vectors(table)
+        removed = self.vacuum(table, retention_hours=0)
+        checkpoint = self._checkpoint(table)
+        return {"files_removed": len(removed), "log_entries_removed": self._clean_log(table, checkpoint)}
+
+    def _purge_deletion_vectors(self, table: str) -> None:
+        """Rewrite the files that carry deletion vectors without their deleted rows (none by default)."""
+
+    @abstractmethod
+    def _checkpoint(self, table: str) -> int:
+        """Write a checkpoint of the current version; returns that version."""
+
+    def _clean_log(self, table: str, checkpoint: int) -> int:
+        """Delete every `_delta_log` entry of a version before `checkpoint` (commits, checksums, older
+        checkpoints, compacted logs, and the file systems' hidden checksum files); returns how many."""
+        fs, root = filesystem(self.path(table))
+        removed = 0
+        for info in fs.get_file_info(pafs.FileSelector(f"{root}/_delta_log", allow_not_found=True)):
+            name = info.base_name.lstrip(".")
+            match = LOG_ENTRY.match(name)
+            if info.type == pafs.FileType.File and match and int(match["last"] or match["version"]) < checkpoint:
+                fs.delete_file(info.path)
+                removed += 1
+        return removed
+
+    def limit_statistics(self, table: str) -> bool:
+        """Give an existing table the `delta.dataSkippingStatsColumns` property c360's tables are created
+        with (see storage.statistics); True when it committed. Files written before keep their statistics
+        until they are rewritten."""
+        wanted = stats_property(self.schema(table))
+        return bool(wanted) and self.set_properties(table, wanted)
 
     def restore(self, table: str, version: int) -> bool:
         """Make `table` hold what it held at `version` again (one RESTORE commit; later versions stay in its
@@ -330,6 +384,12 @@ class TableStore(ABC):
         have been created with ``delta.enableChangeDataFeed=true``."""
 
     # --- shared helpers for the engines -------------------------------------------------------------
+    @staticmethod
+    def _creation_properties(df: DataFrame, properties: Mapping[str, str] | None) -> dict[str, str]:
+        """The properties a new table is created with: the caller's, and file statistics limited to the
+        columns without person fields (see storage.statistics) unless the caller says otherwise."""
+        return {**stats_property(df.schema), **dict(properties or {})}
+
     def _skip(self, table: str, txn: Txn | None) -> WriteResult | None:
         """A WriteResult(skipped=True) when `txn` is already committed on `table`."""
         if txn is None or not self.exists(table):

@@ -30,6 +30,7 @@ from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.fs import decoded, filesystem
 from c360.storage.base import Commit, MergeSpec, TableStore, Txn, WriteResult, align_to_table, as_nullable
+from c360.storage.statistics import STATS_COLUMNS, listed
 
 STRING_STATS_MAX = 32  # longer strings get no min/max (exact bounds only; Delta truncates, we omit)
 UNSUPPORTED_READER_FEATURES = {"columnMapping", "deletionVectors", "v2Checkpoint"}
@@ -84,14 +85,15 @@ def _stat_value(value: Any, kind: pa.DataType, is_max: bool) -> Any:
     return None
 
 
-def file_stats(meta: pq.FileMetaData) -> dict[str, Any]:
-    """Delta file statistics from a Parquet footer: numRecords, and min/max/nullCount of flat columns."""
+def file_stats(meta: pq.FileMetaData, columns: set[str] | None = None) -> dict[str, Any]:
+    """Delta file statistics from a Parquet footer: numRecords, and min/max/nullCount of flat columns (of
+    `columns` only, when given: the table's `delta.dataSkippingStatsColumns`)."""
     stats: dict[str, Any] = {"numRecords": meta.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
     schema = meta.schema.to_arrow_schema()
     for col_index in range(meta.num_columns):
         path = meta.row_group(0).column(col_index).path_in_schema if meta.num_row_groups else None
-        if path is None or "." in path:
-            continue  # nested columns: no stats (readers then simply do not skip on them)
+        if path is None or "." in path or (columns is not None and path not in columns):
+            continue  # nested or unlisted columns: no stats (readers then simply do not skip on them)
         kind = schema.field(path).type
         lows, highs, nulls, complete = [], [], 0, True
         for rg in range(meta.num_row_groups):
@@ -199,8 +201,9 @@ class DeltaRsStore(TableStore):
             )
 
     # --- writing ------------------------------------------------------------------------------------
-    def _stage(self, df: DataFrame, table: str) -> list[AddAction]:
-        """Spark writes the rows as Parquet into a new folder of the table; returns their add actions."""
+    def _stage(self, df: DataFrame, table: str, stats_columns: set[str] | None) -> list[AddAction]:
+        """Spark writes the rows as Parquet into a new folder of the table; returns their add actions, with
+        statistics of `stats_columns` only (None: every flat column)."""
         root = self.path(table)
         folder = f"c360-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
         df.write.mode("errorifexists").parquet(f"{root}/{folder}")
@@ -216,7 +219,8 @@ class DeltaRsStore(TableStore):
                 continue
             rel = info.path[len(base) + 1:]
             actions.append(
-                AddAction(rel, info.size, {}, int(info.mtime.timestamp() * 1000), True, json.dumps(file_stats(meta)))
+                AddAction(rel, info.size, {}, int(info.mtime.timestamp() * 1000), True,
+                          json.dumps(file_stats(meta, stats_columns)))
             )
         return actions
 
@@ -228,11 +232,13 @@ class DeltaRsStore(TableStore):
             if dt.metadata().partition_columns:
                 raise C360Error(f"table {table} is partitioned; the delta-rs engine appends to unpartitioned tables only")
             df = align_to_table(df, delta_to_spark_schema(dt.schema()), table)
-        actions = self._stage(df, table)
+        configuration = self._creation_properties(df, properties) if not exists \
+            else self._table(table).metadata().configuration
+        actions = self._stage(df, table, listed(configuration.get(STATS_COLUMNS)))
         if not exists:
             create_table_with_add_actions(
                 self.path(table), spark_to_delta_schema(df.schema), actions, mode="error",
-                configuration=dict(properties or {}), commit_properties=_commit_properties(txn),
+                configuration=configuration, commit_properties=_commit_properties(txn),
             )
             return WriteResult(table, self.version(table), metrics={"files": len(actions)})
         dt = self._table(table)
@@ -325,6 +331,11 @@ class DeltaRsStore(TableStore):
 
     def _restore(self, table: str, version: int) -> None:
         self._table(table).restore(version)
+
+    def _checkpoint(self, table: str) -> int:
+        dt = self._table(table)
+        dt.create_checkpoint()
+        return dt.version()
 
     def properties(self, table: str) -> dict[str, str]:
         self.require(table)

@@ -42,8 +42,19 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.
 
 
 def test_commands_of_later_versions_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["erase"]) == 2
+    assert main(["export-subject"]) == 2
     assert "not in this version" in capsys.readouterr().err
+
+
+def test_erase_names_one_person_one_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["erase", "--config", "c.yaml", "--email", "a@b.de", "--phone", "+4930123456"])
+    assert main(["erase", "--config", "c.yaml", "--source-id", "17"]) == 1
+    assert "--source and --source-id go together" in capsys.readouterr().err
+    requests = tmp_path / "requests.csv"
+    requests.write_text("request_id,email,phone\nr1,a@b.de,+4930123456\n")
+    assert main(["erase", "--config", "c.yaml", "--requests", str(requests)]) == 1
+    assert "line 2: name exactly one of" in capsys.readouterr().err
 
 
 def test_sql_errors_list_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str], spark) -> None:  # noqa: ANN001

@@ -18,7 +18,6 @@ from c360.progress import configure_logging
 
 log = logging.getLogger("c360")
 LATER = {
-    "erase": "GDPR erasure of one data subject",
     "export-subject": "GDPR export of one data subject's data",
 }
 
@@ -103,6 +102,24 @@ def _parser() -> argparse.ArgumentParser:
     maintain.add_argument("--zorder", action="store_true", help="also cluster the customer tables by customer id")
     maintain.add_argument("--retain-hours", type=int, default=168, help="vacuum retention (default 168: a week)")
 
+    erase = sub.add_parser("erase", help="erase people from every table and file (GDPR Art. 17)",
+                           description="Find each person (all records of their customer and their events), delete "
+                                       "them from every layer, recompute what others shared with them, log the "
+                                       "erasure with salted hashes, keep their records suppressed in later runs, "
+                                       "and purge the files that still hold them. Needs the salt in the "
+                                       "environment variable privacy.salt_env names.")
+    _config_arg(erase)
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer-id", help="a customer id (one merged away is followed to where it went)")
+    who.add_argument("--email", help="an e-mail address of the person")
+    who.add_argument("--phone", help="a phone number of the person")
+    who.add_argument("--source-id", help="a record id in --source")
+    who.add_argument("--requests", help="a CSV of many people: request_id and one of customer_id, email, phone or "
+                                        "source + source_id per row (one pass for all)")
+    erase.add_argument("--source", help="the source of --source-id")
+    erase.add_argument("--dry-run", action="store_true", help="only print per table how many rows would go, and "
+                                                              "unlinked records that look like the person")
+
     sub.add_parser("config-schema", help="print the JSON Schema of the YAML config (editors validate with it)",
                    description="Print the JSON Schema of a c360 YAML config: every key with its description and "
                                "default, as conf/c360.schema.json holds it.")
@@ -140,12 +157,18 @@ def cmd_maintain(args: argparse.Namespace) -> int:
 
     if args.retain_hours < 0:
         raise C360Error(f"--retain-hours must be at least 0, not {args.retain_hours}")
-    _, _, _, store = _open(args.config)
-    done = maintain(store, tuple(args.layers), args.zorder, args.retain_hours)
+    from c360 import lock, pipeline
+    from c360.privacy.erase import purge_pending
+
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+    with lock.holding(config.warehouse, "maintain", ctx.run_id):
+        done = maintain(store, tuple(args.layers), args.zorder, args.retain_hours)
+        purged = purge_pending(ctx)
     for table, what in done.items():
         print(f"  {table:<40} files {what['files_removed']:>5} -> {what['files_added']:<5} vacuumed {what['files_vacuumed']}",
               file=sys.stderr)
-    print(json.dumps({"maintained": done}))
+    print(json.dumps({"maintained": done, "erasures_purged": purged}))
     return 0
 
 
@@ -347,6 +370,30 @@ def cmd_config_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """`c360 erase`: erase people (see privacy.erase); the result as JSON on stdout, refusals as errors."""
+    from c360 import lock, pipeline
+    from c360.privacy.erase import erase
+    from c360.privacy.subjects import Request, read_requests
+
+    if (args.source_id is None) != (args.source is None):
+        raise C360Error("--source and --source-id go together")
+    if args.requests:
+        requests = read_requests(args.requests)
+    else:
+        kind, value = next((k, v) for k, v in (("customer_id", args.customer_id), ("email", args.email),
+                                                ("phone", args.phone), ("record", args.source_id)) if v)
+        requests = [Request(f"--{kind.replace('_', '-')}" if kind != "record" else "--source-id", kind, value, args.source)]
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+    with lock.holding(config.warehouse, "erase", ctx.run_id):
+        result = erase(ctx, requests, dry=args.dry_run)
+    print(json.dumps(result, indent=2, default=str))
+    for message in result["refused"]:
+        print(f"c360: error: {message}", file=sys.stderr)
+    return 1 if result["refused"] else 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     """A command planned but not in this version: say so and exit 2."""
     print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
@@ -360,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(debug=args.debug)
     handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
                 "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report,
-                "config-schema": cmd_config_schema}
+                "config-schema": cmd_config_schema, "erase": cmd_erase}
     try:
         return handlers.get(args.command, cmd_later)(args)
     except C360Error as exc:

@@ -16,6 +16,7 @@ from pyspark.sql.utils import AnalysisException
 from c360.bronze.readers import META_COLUMNS
 from c360.config import BronzeSettings, SourceConfig
 from c360.errors import ConfigError
+from c360.privacy.suppression import SUPPRESSED_REASON
 
 # Formats tried for timestamps written without an offset, first match wins (day-first before month-first).
 NAIVE_FORMATS = (
@@ -155,7 +156,7 @@ QUARANTINE_SCHEMA = T.StructType([
 
 def quarantine_rows(df: DataFrame, source: str, run_id: str, at: Column) -> DataFrame:
     """The records that broke the contract, with where they were and why."""
-    return df.where(F.col("_reason").isNotNull()).select(
+    return df.where(F.col("_reason").isNotNull() & (F.col("_reason") != SUPPRESSED_REASON)).select(
         F.lit(source).alias("source"), F.col("_source_file").alias("source_file"),
         F.col("_file_checksum").alias("file_checksum"), F.col("_record_ref").alias("record_ref"),
         F.col("_record_hash").alias("record_hash"), F.col("_text").alias("raw"), F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),

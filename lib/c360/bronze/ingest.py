@@ -30,6 +30,8 @@ from c360.bronze.readers import (infer_json, jdbc_location, merge_schema, read_c
 from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.frames import local_frame, struct
+from c360.privacy import suppression
+from c360.privacy.suppression import SUPPRESSED_REASON
 from c360.storage import Txn
 
 EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
@@ -52,6 +54,7 @@ class SourceResult:
     written: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     new_columns: list[str] = field(default_factory=list)
+    suppressed: int = 0  # re-delivered records of erased people, dropped (see privacy.suppression)
     deleted: int | None = None  # records a database source no longer holds, given a tombstone (detect_deletions)
     error: str | None = None
     seconds: float = 0.0
@@ -138,7 +141,7 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
         raise C360Error(f"source {source.name}: file(s) changed content under the same name: "
                         f"{', '.join(todo.changed)} (bronze.on_changed_file is 'error')")
     recovered = ledger_mod.already_landed(store, source.name, [f for f, _ in todo.new])
-    entries = [_entry(f, v, sum(counts), counts[0], "recovered") for f, v in todo.new
+    entries = [_entry(f, v, Counter(ok=counts[0], quarantined=counts[1]), "recovered") for f, v in todo.new
                if (counts := recovered.get((f.path, f.checksum)))]
     fresh = [(f, v) for f, v in todo.new if (f.path, f.checksum) not in recovered]
     result.files_recovered, result.files_new = len(entries), len(fresh) - len(todo.changed)
@@ -183,8 +186,8 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
         present = present_ids(ctx.spark, jdbc_options(source), source.id).localCheckpoint() \
             if source.vanished_table else None
         records = read_jdbc(ctx.spark, jdbc_options(source), location, _rows_wanted(ctx, source, previous, present))
-        checked = apply_contract(records.withColumn("_file_checksum", F.lit(None).cast("string")), source,
-                                 ctx.config.bronze)
+        checked = _suppress(ctx, source, apply_contract(records.withColumn("_file_checksum", F.lit(None).cast("string")),
+                                                        source, ctx.config.bronze))
     except C360Error:
         raise
     except Exception as exc:  # noqa: BLE001 - driver and connection errors, reported without credentials
@@ -203,12 +206,11 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
         per_file = _tally(checked, source, ctx.config.bronze, result)
         total = result.records
         if per_file is not None and total:
-            bad = total - per_file[location]["ok"]
-            _commit(ctx, source, checked, bad)
+            _commit(ctx, source, checked, sum(result.quarantined.values()))
             watermark = checked.agg(F.max("_updated_at")).first()[0]
             table_state = LandedFile(location, total, watermark or datetime.now(timezone.utc), f"run:{ctx.run_id}")
-            _log(ctx, source, [_entry(table_state, 1, total, total - bad, "ingested")])
-            result.status, result.written, result.files_new = "ingested", total - bad, 1
+            _log(ctx, source, [_entry(table_state, 1, per_file[location], "ingested")])
+            result.status, result.files_new = "ingested", 1
     finally:
         checked.unpersist()
     if present is not None:
@@ -294,9 +296,9 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
     try:
         records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
         if records is None:
-            return [_entry(f, versions[f.path], 0, 0, "empty") for f in files]
-        checked = apply_contract(_with_checksums(records, files), source, settings,
-                                 _partitions(ctx.spark, files)).persist(StorageLevel.MEMORY_AND_DISK)
+            return [_entry(f, versions[f.path], Counter(), "empty") for f in files]
+        checked = _suppress(ctx, source, apply_contract(_with_checksums(records, files), source, settings,
+                                                        _partitions(ctx.spark, files))).persist(StorageLevel.MEMORY_AND_DISK)
         checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
         raise
@@ -313,8 +315,8 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         result.new_columns = [c for c in checked.columns if frozen is not None and not c.startswith("_")
                               and c.lower() not in {f.name.lower() for f in frozen.fields}]
         _commit(ctx, source, checked, sum(result.quarantined.values()))
-        return [_entry(f, versions[f.path], sum(per_file[f.path].values()), per_file[f.path]["ok"],
-                       "ingested" if per_file[f.path] else "empty") for f in files]
+        return [_entry(f, versions[f.path], per_file[f.path], "ingested" if per_file[f.path] else "empty")
+                for f in files]
     finally:
         checked.unpersist()
 
@@ -329,9 +331,10 @@ def _tally(checked: DataFrame, source: SourceConfig, settings, result: SourceRes
     reasons = Counter()
     for counter in per_file.values():
         reasons.update({k: v for k, v in counter.items() if k != "ok"})
+    result.suppressed = reasons.pop(SUPPRESSED_REASON, 0)
     total, bad = sum(sum(c.values()) for c in per_file.values()), sum(reasons.values())
     result.records, result.quarantined = total, {r: reasons[r] for r in REASONS if reasons[r]}
-    result.written = total - bad
+    result.written = total - bad - result.suppressed
     limit = source.max_bad_share if source.max_bad_share is not None else settings.max_bad_share
     if total and bad / total > limit:
         result.status, result.error, result.written = "failed", _failure_message(source, checked, bad, total, limit), 0
@@ -339,10 +342,21 @@ def _tally(checked: DataFrame, source: SourceConfig, settings, result: SourceRes
     return per_file
 
 
-def _entry(file: LandedFile, version: int, records: int, written: int, status: str) -> dict:
-    """One ledger entry: a file (or a database read), its version, counts and status."""
-    return {"file": file, "version": version, "records": records, "written": written,
-            "quarantined": records - written, "status": status}
+def _entry(file: LandedFile, version: int, counts: Counter, status: str) -> dict:
+    """One ledger entry: a file (or a database read), its version, its records counted by outcome (ok, a
+    quarantine reason, or suppressed as erased earlier) and status."""
+    records, suppressed = sum(counts.values()), counts.get(SUPPRESSED_REASON, 0)
+    return {"file": file, "version": version, "records": records, "written": counts.get("ok", 0),
+            "quarantined": records - counts.get("ok", 0) - suppressed, "suppressed": suppressed, "status": status}
+
+
+def _suppress(ctx, source: SourceConfig, checked: DataFrame) -> DataFrame:  # noqa: ANN001
+    """The checked records with re-delivered records of erased people marked (see privacy.suppression); the
+    salt is needed only once the source has such records."""
+    hashes = suppression.suppressed_records(ctx.store, source.name)
+    if hashes is None:
+        return checked
+    return suppression.mark_suppressed(checked, source.name, hashes, suppression.salt(ctx.config))
 
 
 def _txn(ctx, table_kind: str, source: SourceConfig) -> Txn:  # noqa: ANN001

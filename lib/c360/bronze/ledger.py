@@ -28,6 +28,7 @@ LEDGER_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType()), T.StructField("ingested_at", T.TimestampType()),
     T.StructField("records", T.LongType()), T.StructField("written", T.LongType()),
     T.StructField("quarantined", T.LongType()), T.StructField("status", T.StringType()),
+    T.StructField("suppressed", T.LongType()),
 ])
 
 
@@ -104,5 +105,5 @@ def already_landed(store: TableStore, source: str, files: list[LandedFile]) -> d
 def ledger_rows(store: TableStore, source: str, entries: list[dict], run_id: str, at: datetime) -> DataFrame:
     """Ledger rows for the files of one run (entries hold file, version, counts and status)."""
     rows = [(source, e["file"].path, e["file"].size, e["file"].modified_at, e["file"].checksum, e["version"],
-             run_id, at, e["records"], e["written"], e["quarantined"], e["status"]) for e in entries]
+             run_id, at, e["records"], e["written"], e["quarantined"], e["status"], e["suppressed"]) for e in entries]
     return local_frame(store.spark, rows, LEDGER_SCHEMA)

@@ -49,6 +49,12 @@ def record_identifiers(records: DataFrame) -> DataFrame:
     return _pairs(records.withColumn("_rk", F.lit(None)), "_rk", PERSON_COLUMNS).select("kind", "value").distinct()
 
 
+def record_identifier_values(records: DataFrame) -> DataFrame:
+    """(record_key, kind, value) of every identifier value each person record carries (as events are
+    matched to it)."""
+    return _pairs(records, "record_key", PERSON_COLUMNS).select(F.col("_id").alias("record_key"), "kind", "value")
+
+
 def event_identifiers(events: DataFrame) -> DataFrame:
     """(source, event_id, kind, value) of every identifier value each event carries."""
     keyed = events.withColumn("_key", F.struct("source", "event_id"))

@@ -151,7 +151,8 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
         attributed, unresolved = attribution.attribute_events(scoped, index)
         new_rows = timeline.timeline(attributed).localCheckpoint()
         tables[UNRESOLVED] = unresolved.localCheckpoint()
-        event_keys = scoped.select(*EVENT).localCheckpoint()
+        # and the events that left silver (an erasure): their gold rows go
+        event_keys = scoped.select(*EVENT).unionByName(change.events.select(*EVENT)).distinct().localCheckpoint()
         before = old_rows.join(event_keys, EVENT, "left_semi").select("customer_id")
         customers = customers.unionByName(new_rows.select("customer_id")).unionByName(before).distinct().localCheckpoint()
     old_profiles = store.read(PROFILE)

@@ -47,7 +47,8 @@ KEYS = {
 }
 
 
-def _versions(ctx: RunContext) -> dict[str, int | None]:
+def input_versions(ctx: RunContext) -> dict[str, int | None]:
+    """The current version of every silver table gold reads (None: not there)."""
     return {t: ctx.store.version(t) if ctx.store.exists(t) else None for t in INPUTS}
 
 
@@ -62,6 +63,25 @@ def fingerprint(ctx: RunContext, versions: dict[str, int | None], settings: str)
     source = {f"bronze.{accounts.source}": ctx.store.version(f"bronze.{accounts.source}")} if accounts else {}
     text = json.dumps([versions, source, settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def advance(ctx: RunContext, moved: dict[str, tuple[int, int]], txn: Txn, note: dict) -> bool:
+    """Move the last run's bookmarks (the silver versions it read) over commits that changed no row: each
+    silver table it read at version `before` that now stands at `after` (`moved`: table -> (before, after)),
+    as after a purge (see silver.stage.advance). Appends a row to gold._runs with `note`; False when none
+    moved."""
+    last = last_summary(ctx.store, RUNS)
+    if last is None or "inputs" not in last:
+        return False
+    inputs = {t: moved[t][1] if t in moved and moved[t][0] == v else v for t, v in last["inputs"].items()}
+    if inputs == last["inputs"]:
+        return False
+    summary = {**last, "inputs": inputs, **note}
+    runs = local_frame(ctx.spark, [(ctx.run_id, fingerprint(ctx, inputs, last["settings"]), json.dumps(summary, default=str),
+                                    datetime.now(timezone.utc))],
+                       "run_id string, fingerprint string, summary string, finished_at timestamp")
+    ctx.store.append(runs, RUNS, txn=txn)
+    return True
 
 
 def _feed(ctx: RunContext, table: str, since: dict[str, int], versions: dict[str, int | None]) -> DataFrame:
@@ -108,7 +128,7 @@ def run_gold(ctx: RunContext) -> dict:
     for table in ("silver.person_records", "silver.identity_map"):
         if not ctx.store.exists(table):
             raise C360Error(f"gold: {table} does not exist yet (run the silver stage first)")
-    versions, settings = _versions(ctx), settings_fingerprint(ctx)
+    versions, settings = input_versions(ctx), settings_fingerprint(ctx)
     print_fp = fingerprint(ctx, versions, settings)
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         describe_tables(ctx.store, "gold")  # tables an earlier c360 made get this version's descriptions

@@ -21,6 +21,7 @@ import logging
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from c360 import progress, recovery
 from c360.config import SourceConfig
@@ -110,9 +111,40 @@ def settings_fingerprint(ctx: RunContext, model_version: int | None) -> str:
 
 def fingerprint(ctx: RunContext, model_version: int | None) -> str:
     """What the silver output depends on: bronze versions, silver settings and the model version."""
-    text = json.dumps([bronze_versions(ctx, "person", "interaction"), settings_fingerprint(ctx, model_version)],
-                      sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return fingerprint_of(bronze_versions(ctx, "person", "interaction"), settings_fingerprint(ctx, model_version))
+
+
+def fingerprint_of(versions: dict[str, int], settings: str) -> str:
+    """The fingerprint of bronze `versions` (every person, tombstone and interaction table) and `settings`."""
+    return hashlib.sha256(json.dumps([versions, settings], sort_keys=True).encode()).hexdigest()
+
+
+def advance(ctx: RunContext, moved: dict[str, tuple[int, int]], txn: Txn, note: dict) -> bool:
+    """Move the last run's bookmarks over commits that changed nothing it has not accounted for: each table
+    (bronze or silver) it had read or finished at version `before` that now stands at `after` (`moved`:
+    table -> (before, after)) is recorded at `after`. An erasure deletes the same people from bronze and
+    silver, and a purge only vacuums and cleans the log (which removes the versions the bookmarks named), so
+    the next run goes on incrementally from there. Appends a row to silver._runs with `note`; False when no
+    bookmark moved."""
+    last = last_summary(ctx.store, RUNS)
+    if last is None:
+        return False
+
+    def move(versions: dict[str, int]) -> dict[str, int]:
+        return {t: moved[t][1] if t in moved and moved[t][0] == v else v for t, v in versions.items()}
+
+    done = last["finished"]
+    summary = {**last, "bronze_versions": move(last["bronze_versions"]), "event_versions": move(last["event_versions"]),
+               "finished": {"versions": move(done["versions"]), "txn": done["txn"]}, **note}
+    if all(summary[k] == last[k] for k in ("bronze_versions", "event_versions", "finished")):
+        return False
+    read = {**summary["bronze_versions"], **summary["event_versions"]}
+    model = ctx.store.read(RUNS).orderBy(F.desc("finished_at")).select("model_version").first()["model_version"]
+    runs = local_frame(ctx.spark, [(ctx.run_id, fingerprint_of(read, last["settings_fingerprint"]), model,
+                                    json.dumps(summary, default=str), datetime.now(timezone.utc))],
+                       "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")
+    ctx.store.append(runs, RUNS, txn=txn)
+    return True
 
 
 def interactions(ctx: RunContext, plan: changes_module.Plan) -> tuple[DataFrame | None, DataFrame | None]:

@@ -40,7 +40,7 @@ NON_PERSONAL = frozenset({
     "source_record_count", "model_version", "fingerprint", "country", "gender", "consent_email",
     "consent_phone", "consent_tracking",
 })
-_STATS_TYPES = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType, T.BooleanType)
+_STATS_TYPES = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
 
 
 def stats_columns(schema: T.StructType) -> list[str]:

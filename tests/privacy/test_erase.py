@@ -1,0 +1,154 @@
+"""Erasure end to end on each Delta engine: a person found in several sources with events is erased, then no
+file under the warehouse holds what was theirs alone, everyone else's gold rows are as they were, and a
+re-delivery of the original files brings nobody back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from c360 import pipeline
+from c360.config import parse_config
+from c360.datagen.generate import generate
+from c360.errors import C360Error
+from c360.privacy.erase import erase
+from c360.privacy.subjects import Request
+from c360.session import EngineChoice
+from c360.silver.model import NAME
+from c360.storage import open_store
+from tests.bronze.test_stage import demo_config
+from tests.conftest import require_delta_spark
+from tests.scan import files_holding
+
+SALT = "a test salt of some length"
+# gold rows of other customers that an erasure may change by design, and why
+GLOBAL = {"gold.customer_metrics": "RFM quintiles and recency are computed over all customers as of the run",
+          "gold.households": "a household the person belonged to loses a member"}
+COMPARED = {"gold.customer_profile": ("customer_id", ["household_id"]),  # a shared household is recomputed (above)
+            "gold.customer_xref": ("customer_id", []), "gold.customer_interactions": ("customer_id", [])}
+
+
+def _warehouse(project_root: Path, root: Path, engine: str, spark: SparkSession):
+    """Landing data for 120 people and one run of every stage with the stored test model in the warehouse's
+    model folder (so the run saves its term frequencies there)."""
+    generate(120, root / "landing", seed=5)
+    doc = demo_config(project_root, root, engine=engine)
+    models = root / "warehouse" / "_models" / NAME
+    models.mkdir(parents=True)
+    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
+    path = root / "c360.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    config = parse_config(doc, path)
+    store = open_store(spark, engine, config.warehouse)
+    return config, store
+
+
+def _context(config, spark, store, engine):  # noqa: ANN001, ANN202
+    return pipeline.RunContext(config, spark, store, EngineChoice(engine, "test"), pipeline.new_run_id())
+
+
+def _subject(root: Path, store) -> tuple[str, list[str]]:  # noqa: ANN001
+    """A customer holding every record of one true person, in at least three sources, with events; and the
+    values only they hold (e-mails, phones, record ids)."""
+    truth = defaultdict(set)
+    for line in (root / "landing" / "truth" / "person_records_b01.csv").read_text().splitlines()[1:]:
+        source, record, person, _ = line.split(",")
+        truth[person].add(f"{source}:{record}")
+    ids = {r["record_key"]: r["customer_id"] for r in store.read("silver.identity_map").collect()}
+    with_events = {r[0] for r in store.read("gold.customer_interactions").select("customer_id").distinct().collect()}
+    members = defaultdict(set)
+    for key, customer in ids.items():
+        members[customer].add(key)
+    for keys in sorted(truth.values(), key=lambda k: (-len({k_.split(":")[0] for k_ in k}), sorted(k))):
+        customers = {ids.get(k) for k in keys}
+        if len({k.split(":")[0] for k in keys}) >= 3 and len(customers) == 1 and None not in customers:
+            customer = customers.pop()
+            if customer in with_events and members[customer] == keys:
+                return customer, _own_values(store, keys)
+    raise AssertionError("no person in three sources held by one customer with events")
+
+
+def _own_values(store, keys: set[str]) -> list[str]:  # noqa: ANN001
+    """The e-mails, phones and record ids of `keys` that no other record holds, not even inside a longer
+    value (record 100000021 beside 1000000210)."""
+    records = store.read("silver.person_records").select("record_key", "source_record_id", "email", "phone",
+                                                       "phone_e164").collect()
+    holders = defaultdict(set)
+    for r in records:
+        for value in (r["email"], r["phone"], r["phone_e164"], r["source_record_id"]):
+            if value:
+                holders[value].add(r["record_key"])
+    theirs = [v for v, who in holders.items() if who <= keys and len(v) >= 6]
+    others = [v for v, who in holders.items() if not who <= keys]
+    return sorted(v for v in theirs if not any(v in other for other in others))
+
+
+def _others(store, customer: str) -> dict[str, str]:  # noqa: ANN001
+    """A digest of every other customer's rows of the compared gold tables (sorted rows, as JSON)."""
+    digests = {}
+    for table, (column, left_out) in COMPARED.items():
+        frame = store.read(table).where(F.col(column) != customer).drop(*left_out)
+        rows = sorted(json.dumps(r.asDict(recursive=True), default=str, sort_keys=True) for r in frame.collect())
+        digests[table] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return digests
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
+def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
+        engine: str, project_root: Path, tmp_path: Path, spark: SparkSession, delta_spark_available: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine == "delta-spark":
+        require_delta_spark(delta_spark_available)
+    config, store = _warehouse(project_root, tmp_path, engine, spark)
+    pipeline.run(_context(config, spark, store, engine), "all")
+    customer, values = _subject(tmp_path, store)
+    warehouse = Path(config.warehouse)
+    assert files_holding(warehouse, values), "the person should be in the warehouse before the erasure"
+    before = _others(store, customer)
+
+    with pytest.raises(C360Error, match="salt is missing"):
+        erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)])
+    monkeypatch.setenv(config.privacy.salt_env, SALT)
+    dry = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)], dry=True)
+    assert dry["customers"] == [customer] and dry["rows"]["silver.identity_map"] >= 3
+    done = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)])
+
+    assert done["refused"] == [] and done["customers"] == 1 and done["events"] > 0
+    assert done["rows_removed"] == dry["rows"]
+    assert files_holding(warehouse, values) == {}
+    assert _others(store, customer) == before
+    retired = store.read("silver.customer_id_redirects").where(F.col("old_customer_id") == customer).collect()
+    assert [r["kind"] for r in retired] == ["retire"]
+    log = store.read("privacy.erasures").collect()
+    assert len(log) == 1 and log[0]["purge"] == "done" and customer not in json.dumps(log[0].asDict(), default=str)
+    if engine == "delta-rs":
+        _redelivered_files_bring_nobody_back(tmp_path, config, store, spark, engine, values)
+
+
+def _redelivered_files_bring_nobody_back(root: Path, config, store, spark, engine, values) -> None:  # noqa: ANN001
+    """The original landing files again under new names: an incremental run and a full refresh suppress the
+    person's records, and the warehouse holds none of their values."""
+    for file in sorted((root / "landing").rglob("*")):
+        if file.is_file() and "truth" not in file.parts:
+            shutil.copy(file, file.with_name(f"{file.stem}_again{file.suffix}"))
+    again = pipeline.run(_context(config, spark, store, engine), "all")
+    assert sum(s.get("suppressed", 0) for s in again["bronze"]["sources"].values()) > 0
+    assert again["silver"]["mode"]["incremental"] and again["gold"]["mode"]["incremental"], (again["silver"]["mode"],
+                                                                                           again["gold"]["mode"])
+    pipeline.run(pipeline.RunContext(config, spark, store, EngineChoice(engine, "test"), pipeline.new_run_id(),
+                                     full_refresh=True), "all")
+    held = {t: store.read(t).count() for t in store.list_tables() if t.startswith(("silver.", "gold."))}
+    assert held["silver.identity_map"] > 0
+    store_values = [v for v in values if "@" in v or v.startswith("+")]
+    rows = [t for t in ("silver.person_records", "gold.customer_profile")
+            if store.read(t).where(F.col("email").isin(*store_values) | F.col("phone").isin(*store_values)).count()]
+    assert rows == []

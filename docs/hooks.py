@@ -168,13 +168,14 @@ def benchmarks(results: dict[str, dict[str, Any]]) -> str:
 
 TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
           "silver-arrival": "A model that keeps up with deliveries", "incremental": "A batch against a full refresh",
-          "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch"}
+          "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch",
+          "erase": "Erasure"}
 COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
             "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
             "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
             "bronze": "python scripts/bench_bronze.py --people 100000",
             "gold": "python scripts/bench_gold.py --config conf/demo.yaml --truth demo/landing/truth",
-            "stitching": "python scripts/bench_stitching.py"}
+            "stitching": "python scripts/bench_stitching.py", "erase": "python scripts/bench_erase.py --people 100000"}
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -258,5 +259,23 @@ def _generic(rows: list[dict[str, Any]]) -> str:
     return _table(keys, body)
 
 
+def _erase(rows: list[dict[str, Any]]) -> str:
+    """Erasures (time, what went, bytes rewritten per table) and lookups with and without person statistics."""
+    runs = [r for r in rows if "erase" in r]
+    out = _table(["people", "erase", "seconds (c360 erase process)", "records", "events", "rows removed", "bytes written"],
+                 [[r["people"], r["erase"], r["wall_s"], r["records"], r["events"], sum(r["rows_removed"].values()),
+                   sum(r["bytes_written"].values())] for r in runs])
+    tables = sorted({t for r in runs for t in r["bytes_written"]})
+    out += "\nBytes written per table (the files the erase rewrote, left after its purge):\n\n"
+    out += _table(["table", *(r["erase"] for r in runs)], [[t, *(r["bytes_written"].get(t, 0) for r in runs)] for t in tables])
+    lookups = [r for r in rows if r.get("lookup")]
+    if lookups:
+        out += "\nOne customer looked up (median of 5, seconds):\n\n"
+        out += _table(["table", "lookup by", "statistics", "seconds"],
+                      [[r["table"], r["lookup_by"], r["statistics"], r["median_s"]] for r in lookups])
+    return out
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
-    "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental}
+    "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental,
+    "erase": _erase}

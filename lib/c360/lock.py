@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,10 @@ LOCK = "_lock.json"
 
 
 def _local(warehouse: str) -> Path | None:
-    """The warehouse as a local folder, or None on an object store."""
-    if "://" in warehouse and not warehouse.startswith("file://"):
-        return None
-    return Path(warehouse.removeprefix("file://"))
+    """The warehouse as a local folder, or None on an object store or another file system (s3://, dbfs:/)."""
+    if warehouse.startswith("file:"):
+        return Path(warehouse.removeprefix("file://").removeprefix("file:"))
+    return None if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", warehouse) else Path(warehouse)
 
 
 def _alive(holder: dict) -> bool:

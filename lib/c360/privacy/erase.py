@@ -41,6 +41,7 @@ from c360.silver.customer_ids import collapse
 from c360.silver.stitching import identifier_values
 from c360.silver.tables import COMPONENTS, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORDS, REDIRECTS, SCORED
 from c360.storage import MergeSpec, TableStore, Txn
+from c360.table_registry import describe_tables
 
 log = logging.getLogger(__name__)
 APP = "c360/erase"
@@ -158,15 +159,17 @@ def _pairs_of(pairs: DataFrame, keys: DataFrame) -> DataFrame:
 
 def _quarantined(quarantine: DataFrame, found: Subjects) -> DataFrame:
     """(source, source_file, record_ref) of quarantined records whose raw text holds one of the subjects'
-    e-mails, phones or record ids (a quarantined record was never linked, so only its text can tell)."""
+    e-mails, phones or record ids as a token (a quarantined record was never linked, so only its text can
+    tell): the text is split once into tokens and joined with the values, however many people go."""
     rows = found.person_rows
-    texts = (rows.select(F.lower("email").alias("v"), F.lit("text").alias("how"))
-             .unionByName(rows.select(F.col("phone").alias("v"), F.lit("text").alias("how")))
-             .unionByName(found.records.select(F.col("source_record_id").alias("v"), F.lit("id").alias("how")))
-             .where(F.col("v").isNotNull() & (F.length("v") >= 4)).distinct())
-    token = F.concat(F.lit("(^|[^A-Za-z0-9])"), F.regexp_replace("v", r"([^A-Za-z0-9])", r"\\\\$1"), F.lit("([^A-Za-z0-9]|$)"))
-    hit = F.when(F.col("how") == "id", F.col("raw").rlike(token)).otherwise(F.lower("raw").contains(F.col("v")))
-    return (quarantine.join(F.broadcast(texts), hit).select("source", "source_file", "record_ref").distinct())
+    values = (rows.select(F.lower("email").alias("token")).unionByName(rows.select(F.col("phone_e164").alias("token")))
+              .unionByName(rows.select(F.col("phone").alias("token")))
+              .unionByName(found.records.select(F.lower("source_record_id").alias("token")))
+              .where(F.col("token").isNotNull() & (F.length("token") >= 4)).distinct())
+    split = F.explode(F.split(F.lower("raw"), r"[^a-z0-9@._+\-]+"))
+    held = quarantine.select("source", "source_file", "record_ref", split.alias("token"))
+    held = held.withColumn("token", F.regexp_replace("token", r"^[._-]+|[._-]+$", ""))
+    return held.join(F.broadcast(values), "token", "left_semi").select("source", "source_file", "record_ref").distinct()
 
 
 def rows_affected(ctx: RunContext, keys: dict[str, DataFrame]) -> dict[str, int]:
@@ -229,7 +232,8 @@ def _retire(ctx: RunContext, found: Subjects, txn: Txn, now: datetime) -> None:
 
 def _log_erasure(ctx: RunContext, requests: list[Request], found: Subjects, rows: dict[str, int], scrubbed: dict,
                  secret: str, now: datetime, txn: Txn) -> None:
-    """One row of `privacy.erasures` (hashes and counts only) and the subjects' suppression entries."""
+    """One row of `privacy.erasures` (hashes and counts only) and the subjects' suppression entries: their
+    person records and events (source, id), e-mails and phones."""
     spark = ctx.spark
     asked = subjects.requests_frame(spark, requests)
     hashes = asked.select(suppression.hashed("request", F.col("kind"), F.coalesce("source", F.lit("")), F.col("value"),
@@ -245,6 +249,8 @@ def _log_erasure(ctx: RunContext, requests: list[Request], found: Subjects, rows
     rows_ = found.person_rows
     listed = (found.records.select(F.lit("record").alias("kind"), "source",
                                    suppression.record_hash(F.col("source"), F.col("source_record_id"), secret).alias("hash"))
+              .unionByName(found.events.select(F.lit("record").alias("kind"), "source",
+                                               suppression.record_hash(F.col("source"), F.col("event_id"), secret).alias("hash")))
               .unionByName(rows_.where(F.col("email_key").isNotNull()).select(
                   F.lit("email").alias("kind"), F.lit(None).cast("string").alias("source"),
                   suppression.hashed("email", F.col("email_key"), secret=secret).alias("hash")))
@@ -260,29 +266,36 @@ def erase(ctx: RunContext, requests: list[Request], dry: bool = False) -> dict:
     require_current(ctx)
     secret = None if dry else suppression.salt(ctx.config)
     found = find_subjects(ctx, requests)
+    log.info("erase %s: %d of %d requests name a person", ctx.run_id, len(requests) - len(found.refused), len(requests))
     keys = targets(ctx, found)
     if dry:
         return {"dry_run": True, "refused": found.refused, **dry_run(ctx, found, keys)}
     if found.customers.isEmpty():
         return {"erasure_id": None, "refused": found.refused, "customers": 0}
     rows = rows_affected(ctx, keys)
+    log.info("erase %s: %d rows in %d tables to delete", ctx.run_id, sum(rows.values()), sum(1 for n in rows.values() if n))
     start = _versions(ctx.store)
     now = datetime.now(timezone.utc)
     txn = Txn(APP, ctx.run_number)
     scrubbed = files.scrub(ctx, found)  # before the rows go: it reads the subjects' match keys from silver
     for table, key in keys.items():
-        ctx.store.delete_keys(table, key, txn=txn)
+        if rows.get(table):
+            ctx.store.delete_keys(table, key, txn=txn)
+            log.info("erase: %s: %d rows deleted", table, rows[table])
     _relabel_components(ctx, found, txn)
     _recount_hubs(ctx, found, txn)
     _retire(ctx, found, txn, now)
+    describe_tables(ctx.store, "silver")  # the redirects' overwrite dropped their column descriptions
     if ctx.config.privacy.purge == "deferred":
         _advance(ctx, {t: (v, ctx.store.version(t)) for t, v in start.items()}, {}, txn)
+    log.info("erase: silver done; gold's incremental run follows")
     gold = _continue_gold(ctx)
     _log_erasure(ctx, requests, found, rows, scrubbed, secret, now, txn)
     touched = sorted(t for t, v in _versions(ctx.store).items() if v != start.get(t) and not t.startswith("privacy."))
     purged = {}
     if ctx.config.privacy.purge == "immediate":
         middle = _versions(ctx.store)
+        log.info("erase: purging %d tables", len(touched))
         purged = purge_tables(ctx.store, touched)
         after = _versions(ctx.store)
         _advance(ctx, {t: (start[t], after[t]) for t in start}, {t: (middle[t], after[t]) for t in middle}, txn)

@@ -35,7 +35,8 @@ def scrub(ctx: RunContext, found) -> dict:  # noqa: ANN001 - erase.Subjects (era
 
 
 def _values(found) -> list[str]:  # noqa: ANN001
-    """The texts that show a subject: their e-mails, phones (as written and in E.164) and record ids."""
+    """The texts that show a subject: their e-mails, phones (in E.164 and as written, when that is one token)
+    and record ids."""
     rows = found.person_rows.select("email", "phone", "phone_e164").collect()
     texts = {v for r in rows for v in r if v} | {r["source_record_id"] for r in found.records.collect()}
     return sorted(t for t in texts if len(t) >= 4)
@@ -68,19 +69,30 @@ def scrub_term_frequencies(ctx: RunContext, subject_rows: DataFrame) -> int:
     return removed
 
 
+TOKEN = re.compile(rb"[A-Za-z0-9@._+\-]+")
+"""What can be an e-mail, a phone in E.164 or a record id in a page: the text between other characters."""
+
+
+def tokens(text: bytes) -> set[str]:
+    """The tokens of `text`, each also without trailing or leading dots, dashes and underscores (an e-mail
+    ending a sentence)."""
+    found = {t.decode("utf-8", "replace") for t in TOKEN.findall(text)}
+    return found | {t.strip("._-") for t in found}
+
+
 def scrub_reports(folder: str, values: list[str]) -> list[str]:
-    """Delete every file under the reports `folder` whose text holds one of `values` (an id as a whole
-    token); returns their paths relative to the folder."""
-    if not values:
+    """Delete every file under the reports `folder` that holds one of `values` as a whole token; returns
+    their paths relative to the folder (one pass over each file, however many values)."""
+    wanted = {v for v in values if TOKEN.fullmatch(v.encode())}
+    if not wanted:
         return []
     fs, root = filesystem(folder)
-    pattern = re.compile("|".join(rf"(?<![A-Za-z0-9]){re.escape(v)}(?![A-Za-z0-9])" for v in values).encode())
     removed = []
     for info in fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
         if info.type != pafs.FileType.File:
             continue
         with fs.open_input_stream(info.path) as stream:
-            if pattern.search(stream.read()):
+            if tokens(stream.read()) & wanted:
                 fs.delete_file(info.path)
                 removed.append(info.path[len(root) + 1:])
     return sorted(removed)

@@ -28,6 +28,7 @@ from c360.config import SourceConfig
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
+from c360.privacy import suppression
 from c360.silver import changes as changes_module
 from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
@@ -229,6 +230,18 @@ def write_people(ctx: RunContext, records: DataFrame, increment: changes_module.
     return written, watch.seconds
 
 
+def _sharing_erased(ctx: RunContext, records: DataFrame) -> dict[str, int]:
+    """{"records_sharing_erased_identifiers": n} when records this run took hold an e-mail or phone of an
+    erased person (kept: numbers are recycled and families share e-mails; counted for a person to review)."""
+    hashes = suppression.identifier_hashes(ctx.store)
+    if hashes is None or hashes.isEmpty():
+        return {}
+    found = suppression.sharing_erased(records, hashes, suppression.salt(ctx.config))
+    if found:
+        log.warning("silver: %d new or changed records share an e-mail or phone with an erased person; review them", found)
+    return {"records_sharing_erased_identifiers": found} if found else {}
+
+
 @register("silver")
 def run_silver(ctx: RunContext) -> dict:
     """Build the silver tables from bronze, from the records that changed since the last run where it can;
@@ -275,7 +288,9 @@ def run_silver(ctx: RunContext) -> dict:
             "changed_records": taken,
             "person_records_written": written, "events_incremental": event_plan.incremental, "events_why": event_plan.why,
             "interactions_written": events_written}
+    sharing = _sharing_erased(ctx, records if increment is None else increment.upserts) if people_changed else {}
     summary = {
+        **sharing,
         "person_records": ctx.store.row_count(IDENTITY),
         "customers": identity.select("customer_id").distinct().count(),
         "match_pairs": ctx.store.row_count(MATCH_PAIRS),

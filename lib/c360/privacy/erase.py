@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 from c360.bronze.ledger import QUARANTINE
 from c360.errors import C360Error
 from c360.frames import local_frame
+from c360.maintenance import LAYERS
 from c360.pipeline import RunContext, last_fingerprint, last_summary
 from c360.privacy import files, subjects, suppression
 from c360.privacy.subjects import Request
@@ -307,7 +308,7 @@ def erase(ctx: RunContext, requests: list[Request], dry: bool = False) -> dict:
 
 def _versions(store: TableStore) -> dict[str, int]:
     """The current version of every table of the layers."""
-    return {t: v for layer in ("bronze", "silver", "gold") for t in store.list_tables(layer)
+    return {t: v for layer in LAYERS for t in store.list_tables(layer)
             if (v := store.version(t)) is not None}
 
 

@@ -46,18 +46,18 @@ def scrub_term_frequencies(ctx: RunContext, subject_rows: DataFrame) -> int:
     """Remove from every model version's term-frequency tables the values only the subjects hold; returns
     how many values went."""
     folder = model_store.model_dir(ctx.config)
-    models = [m for m in model_store.versions(folder) if m.term_frequencies()]
-    if not models:
+    saved = {m: tables for m in model_store.versions(folder) if (tables := m.term_frequencies())}
+    if not saved:
         return 0
     others = linkage_input(ctx.store.read(RECORDS).join(subject_rows.select("record_key"), "record_key", "left_anti"))
     theirs = linkage_input(subject_rows)
     removed = 0
-    columns = {c for m in models for c in (m.term_frequencies() or {})}
+    columns = {c for tables in saved.values() for c in tables}
     only = {c: {r[0] for r in theirs.select(c).where(F.col(c).isNotNull()).distinct()
                 .join(others.select(c).distinct(), c, "left_anti").collect()} for c in columns}
-    for model in models:
+    for model, tables in saved.items():
         fs, local = filesystem(model.term_frequencies_dir)
-        for column, frequencies in (model.term_frequencies() or {}).items():
+        for column, frequencies in tables.items():
             if not only[column]:
                 continue
             table = frequencies.table

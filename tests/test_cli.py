@@ -41,12 +41,13 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.
     assert "Traceback" not in err
 
 
-def test_commands_of_later_versions_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["export-subject"]) == 2
-    assert "not in this version" in capsys.readouterr().err
-
-
-def test_erase_names_one_person_one_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_erase_and_export_name_one_person_one_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["export-subject", "--config", "c.yaml", "--output", "x.json", "--email", "a@b.de", "--customer-id", "C1"])
+    with pytest.raises(SystemExit):
+        main(["export-subject", "--config", "c.yaml", "--email", "a@b.de"])  # no --output
+    assert main(["export-subject", "--config", "c.yaml", "--output", "x.json", "--source-id", "17"]) == 1
+    assert "--source and --source-id go together" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["erase", "--config", "c.yaml", "--email", "a@b.de", "--phone", "+4930123456"])
     assert main(["erase", "--config", "c.yaml", "--source-id", "17"]) == 1

@@ -1,7 +1,7 @@
 """The `c360` command line: thin wrappers over the library, with errors as messages, not tracebacks.
 
 Exit codes: 0 success, 1 a user error (bad config, bad input; the message says what and where), 2 a usage
-error or a command this version does not have yet. `--debug` shows the traceback of any error.
+error. `--debug` shows the traceback of any error.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from c360.config import LAYERS
 from c360.errors import C360Error
 from c360.progress import configure_logging
 
+if TYPE_CHECKING:  # commands import the library late, so `c360 --help` starts fast
+    from c360.privacy.subjects import Request
+
 log = logging.getLogger("c360")
-LATER = {
-    "export-subject": "GDPR export of one data subject's data",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                                           "also rewrite the customer tables clustered by customer id (weekly); then "
                                           "delete files older than --retain-hours that no version within it reads.")
     _config_arg(maintain)
-    maintain.add_argument("--layers", nargs="+", default=["bronze", "silver", "gold"], choices=["bronze", "silver", "gold"])
+    maintain.add_argument("--layers", nargs="+", default=list(LAYERS), choices=LAYERS)
     maintain.add_argument("--zorder", action="store_true", help="also cluster the customer tables by customer id")
     maintain.add_argument("--retain-hours", type=int, default=168, help="vacuum retention (default 168: a week)")
 
@@ -109,29 +111,51 @@ def _parser() -> argparse.ArgumentParser:
                                        "and purge the files that still hold them. Needs the salt in the "
                                        "environment variable privacy.salt_env names.")
     _config_arg(erase)
-    who = erase.add_mutually_exclusive_group(required=True)
-    who.add_argument("--customer-id", help="a customer id (one merged away is followed to where it went)")
-    who.add_argument("--email", help="an e-mail address of the person")
-    who.add_argument("--phone", help="a phone number of the person")
-    who.add_argument("--source-id", help="a record id in --source")
+    who = _person_args(erase)
     who.add_argument("--requests", help="a CSV of many people: request_id and one of customer_id, email, phone or "
                                         "source + source_id per row (one pass for all)")
-    erase.add_argument("--source", help="the source of --source-id")
     erase.add_argument("--dry-run", action="store_true", help="only print per table how many rows would go, and "
                                                               "unlinked records that look like the person")
+
+    export = sub.add_parser("export-subject", help="export what c360 holds about one person (GDPR Art. 15)",
+                            description="Find one person as c360 erase does and write everything held about them: "
+                                        "source records as landed, the profile with lineage, consent, timeline, "
+                                        "links, customer id history and the tables holding them.")
+    _config_arg(export)
+    _person_args(export)
+    export.add_argument("--output", required=True, help="the file to write (JSON, or HTML with --format html)")
+    export.add_argument("--format", default="json", choices=["json", "html"])
 
     sub.add_parser("config-schema", help="print the JSON Schema of the YAML config (editors validate with it)",
                    description="Print the JSON Schema of a c360 YAML config: every key with its description and "
                                "default, as conf/c360.schema.json holds it.")
-
-    for name, text in LATER.items():
-        later = sub.add_parser(name, help=f"{text} (not in this version yet)", description=text)
-        _config_arg(later, required=False)
     return parser
 
 
-def _config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--config", required=required, help="path to the YAML config (e.g. conf/demo.yaml)")
+def _person_args(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """--customer-id, --email, --phone or --source with --source-id: how a command names one person."""
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer-id", help="a customer id (one merged away is followed to where it went)")
+    who.add_argument("--email", help="an e-mail address of the person")
+    who.add_argument("--phone", help="a phone number of the person")
+    who.add_argument("--source-id", help="a record id in --source")
+    parser.add_argument("--source", help="the source of --source-id")
+    return who
+
+
+def _person_request(args: argparse.Namespace) -> Request:
+    """The one person the arguments name (see _person_args)."""
+    from c360.privacy.subjects import Request
+
+    if (args.source_id is None) != (args.source is None):
+        raise C360Error("--source and --source-id go together")
+    kind, value = next((k, v) for k, v in (("customer_id", args.customer_id), ("email", args.email),
+                                            ("phone", args.phone), ("record", args.source_id)) if v)
+    return Request(f"--{kind.replace('_', '-')}" if kind != "record" else "--source-id", kind, value, args.source)
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="path to the YAML config (e.g. conf/demo.yaml)")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -374,16 +398,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     """`c360 erase`: erase people (see privacy.erase); the result as JSON on stdout, refusals as errors."""
     from c360 import lock, pipeline
     from c360.privacy.erase import erase
-    from c360.privacy.subjects import Request, read_requests
+    from c360.privacy.subjects import read_requests
 
-    if (args.source_id is None) != (args.source is None):
-        raise C360Error("--source and --source-id go together")
-    if args.requests:
-        requests = read_requests(args.requests)
-    else:
-        kind, value = next((k, v) for k, v in (("customer_id", args.customer_id), ("email", args.email),
-                                                ("phone", args.phone), ("record", args.source_id)) if v)
-        requests = [Request(f"--{kind.replace('_', '-')}" if kind != "record" else "--source-id", kind, value, args.source)]
+    requests = read_requests(args.requests) if args.requests else [_person_request(args)]
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
     with lock.holding(config.warehouse, "erase", ctx.run_id):
@@ -394,10 +411,20 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 1 if result["refused"] else 0
 
 
-def cmd_later(args: argparse.Namespace) -> int:
-    """A command planned but not in this version: say so and exit 2."""
-    print(f"c360 {args.command}: {LATER[args.command]} is not in this version of c360 yet.", file=sys.stderr)
-    return 2
+def cmd_export_subject(args: argparse.Namespace) -> int:
+    """`c360 export-subject`: write what c360 holds about one person (see privacy.export)."""
+    from c360 import pipeline
+    from c360.privacy.export import export_subject, page
+
+    request = _person_request(args)
+    config, spark, engine, store = _open(args.config)
+    export = export_subject(pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id()), request)
+    text = page(export) if args.format == "html" else json.dumps(export, indent=2, ensure_ascii=False) + "\n"
+    Path(args.output).write_text(text, encoding="utf-8")
+    tables = ", ".join(f"{t} ({n})" for t, n in export["held_in"].items())
+    print(f"c360 export-subject: customer {export['customer_id']}, held in {tables}; written to {args.output}",
+          file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -407,9 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(debug=args.debug)
     handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
                 "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report,
-                "config-schema": cmd_config_schema, "erase": cmd_erase}
+                "config-schema": cmd_config_schema, "erase": cmd_erase,
+                "export-subject": cmd_export_subject}
     try:
-        return handlers.get(args.command, cmd_later)(args)
+        return handlers[args.command](args)
     except C360Error as exc:
         if args.debug:
             raise

@@ -419,6 +419,9 @@ class SilverSettings(_Strict):
     """How many runs' reports to keep; older run folders are deleted when a run writes its report."""
 
 
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "analytics")
+"""The warehouse's layers of tables (analytics: gold's pseudonymised copies, see gold.pseudonymised)."""
+
 GOLDEN_FIELDS: tuple[str, ...] = (
     "first_name", "last_name", "full_name", "email", "phone", "date_of_birth", "gender",
     "street", "postcode", "city", "region", "country", "company", "job_title",
@@ -490,6 +493,16 @@ class MetricSettings(_Strict):
         return value
 
 
+class ConsentSettings(_Strict):
+    """How the consent people state acts on gold (see gold.consent)."""
+
+    tracking_channels: list[str] = Field(default_factory=lambda: ["web"])
+    """Event channels that need tracking consent (silver.interactions' `channel`): an event of these channels
+    dated after the person's latest tracking statement (consent_tracking) that says no stays out of
+    gold.customer_interactions and is counted in the gold summary's `tracking_events_withheld`; orders,
+    tickets and events of other channels stay. Empty: consent withholds no event."""
+
+
 class QualitySettings(_Strict):
     """Data-quality gates checked before gold is published."""
 
@@ -504,8 +517,8 @@ class CatalogSettings(_Strict):
     """The metastore catalog to register in (Unity Catalog); none: the session's current catalog."""
     schema_name: str = Field(default="c360", alias="schema", pattern=NAME_PATTERN)
     """The schema (database) the tables are registered in."""
-    layers: list[Literal["bronze", "silver", "gold"]] = Field(default_factory=lambda: ["gold"])
-    """Which layers' tables `c360 register` registers."""
+    layers: list[Literal[LAYERS]] = Field(default_factory=lambda: ["gold", "analytics"])
+    """Which layers' tables `c360 register` registers (analytics: the pseudonymised copies, when there are any)."""
 
 
 class GoldSettings(_Strict):
@@ -521,6 +534,12 @@ class GoldSettings(_Strict):
     """B2B accounts and their hierarchy (gold.accounts); none: no account tables."""
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     """Which events count as orders, open tickets and social posts in gold.customer_metrics."""
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
+    """Which events a withdrawn tracking consent keeps off the timeline."""
+    pseudonymised: list[str] = Field(default_factory=list)
+    """Gold tables (e.g. customer_profile, customer_metrics) also published as analytics.<table> with every
+    person field as a salted hash (the salt of privacy.salt_env, which every gold run then needs); ids,
+    dates, segments and metrics kept, for analysts who need counts, not names."""
     quality: QualitySettings = Field(default_factory=QualitySettings)
     """Gates checked before gold is published; a failed gate stops the run with nothing published."""
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
+from c360.config import LAYERS
 from c360.storage import TableStore
 
 # tables read one customer at a time: clustering them by customer lets a read skip most files
 ZORDER = {"gold.customer_interactions": ("customer_id",), "gold.customer_xref": ("customer_id",),
           "silver.identity_map": ("customer_id",)}
-LAYERS = ("bronze", "silver", "gold")
 
 
 def maintain(store: TableStore, layers: tuple[str, ...] = LAYERS, zorder: bool = False,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from c360.config import GOLDEN_FIELDS
 from c360.storage import TableStore
+from c360.storage.statistics import NON_PERSONAL
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,16 @@ TABLES: tuple[Table, ...] = (
           (_k("household_id", "string", "The household's id (a digest of its address and surname)."),
            Column("customer_ids", "array<string>", "Its customers."),
            Column("members", "bigint", "How many customers it has."))),
+    Table("gold.contact_permissions", "customer and contact channel",
+          "Who may be contacted now, per channel: the golden consent says yes and there is a golden address "
+          "(gold.consent). A customer without consent or without an address for the channel has no row.",
+          (_k("customer_id", "string", _CUSTOMER),
+           _k("channel", "string", "email or phone."),
+           Column("address", "string", "The golden e-mail address or phone number (E.164) to use."),
+           Column("consented_at", "timestamp", "When the statement that gave the consent was made (its record's "
+                                               "update time)."),
+           Column("consent_source", "string", "The source of that statement."),
+           Column("consent_record_key", "string", "The record that made it."))),
     Table("gold.accounts", "B2B account",
           "Accounts of the configured reference source with their hierarchy; profiles name them by account_ids.",
           (_k("account_id", "string", "The account's id in its source."),
@@ -282,6 +293,30 @@ TABLES: tuple[Table, ...] = (
            Column("identifiers_seen", "array<string>", "Which identifiers the event carried (names, not values)."))),
 )
 
+# maps and arrays that hold no person's data: field names, sources, ids, counts and times
+NON_PERSONAL_COMPLEX = frozenset({"lineage", "consent_lineage", "sources", "account_ids", "customer_ids", "channel_mix",
+                                  "last_interaction_by_channel", "identifiers_seen", "hierarchy_path"})
+
+
+def personal(column: Column) -> bool:
+    """Whether a column may hold a person's data (names, contact details, birth dates, addresses, free text):
+    every column but the ids, keys, times, codes, scores and amounts named as non-personal."""
+    return column.name not in NON_PERSONAL and column.name not in NON_PERSONAL_COMPLEX
+
+
+def pseudonymised(table: Table) -> Table:
+    """`analytics.<table>`: a gold table with every personal column as salted SHA-256 hashes (an array's
+    elements each), for analysts who need counts and segments, not names (see privacy.pseudonymise)."""
+    columns = tuple(c if not personal(c) else Column(
+        c.name, "array<string>" if c.type.startswith("array") else "string",
+        f"Salted SHA-256 of: {c.meaning}" if not c.type.startswith("array") else f"Salted SHA-256 of each of: {c.meaning}",
+        c.key) for c in table.columns)
+    return Table(f"analytics.{table.name.split('.', 1)[1]}", table.row,
+                 f"{table.purpose} Person fields as salted hashes (gold.pseudonymised).", columns)
+
+
+ANALYTICS = tuple(pseudonymised(t) for t in TABLES if t.name.startswith("gold."))
+TABLES = TABLES + ANALYTICS
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 

@@ -70,7 +70,7 @@ def clean_people(built: Built) -> dict[str, str]:
 def test_all_gold_tables_pass_the_gates(built: Built) -> None:
     tables = built.summary["tables"]
     assert set(tables) == {"customer_profile", "customer_xref", "customer_interactions", "customer_metrics", "households",
-                           "unresolved_interactions", "accounts", "customer_id_redirects"}, built.summary
+                           "contact_permissions", "unresolved_interactions", "accounts", "customer_id_redirects"}, built.summary
     assert tables["customer_profile"] == tables["customer_metrics"] > 0
     assert tables["customer_xref"] == built.store.read("silver.identity_map").count()
     assert built.summary["completeness"]["first_name"] >= 0.95

@@ -8,27 +8,23 @@ import csv
 import hashlib
 import json
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from c360 import pipeline
-from c360.config import PrivacySettings, parse_config
-from c360.datagen.generate import generate
+from c360.config import PrivacySettings
 from c360.errors import C360Error
 from c360.privacy.erase import erase, purge_pending
 from c360.privacy.subjects import Request
 from c360.session import EngineChoice
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.model import NAME
-from c360.storage import open_store
-from tests.bronze.test_stage import demo_config
 from tests.conftest import require_delta_spark
+from tests.privacy.people import landed_warehouse, subject
 from tests.scan import files_holding
 
 SALT = "a test salt of some length"
@@ -41,61 +37,8 @@ COMPARED = {"gold.customer_profile": ("customer_id", ["household_id"]),  # a sha
             "gold.customer_xref": ("customer_id", []), "gold.customer_interactions": ("customer_id", [])}
 
 
-def _warehouse(project_root: Path, root: Path, engine: str, spark: SparkSession):
-    """Landing data for 70 people (the SOURCES of the demo) and one run of every stage with the stored test model in the warehouse's
-    model folder (so the run saves its term frequencies there)."""
-    generate(70, root / "landing", seed=5)
-    doc = demo_config(project_root, root, engine=engine, sources=SOURCES)
-    doc["silver"]["linkage"]["retrain"] = "never"  # the stored model scores every run: no retrain recomputes all
-    models = root / "warehouse" / "_models" / NAME
-    models.mkdir(parents=True)
-    shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
-    path = root / "c360.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    config = parse_config(doc, path)
-    store = open_store(spark, engine, config.warehouse)
-    return config, store
-
-
 def _context(config, spark, store, engine):  # noqa: ANN001, ANN202
     return pipeline.RunContext(config, spark, store, EngineChoice(engine, "test"), pipeline.new_run_id())
-
-
-def _subject(root: Path, store) -> tuple[str, list[str]]:  # noqa: ANN001
-    """A customer holding every record of one true person, in at least three sources, with events; and the
-    values only they hold (e-mails, phones, record ids)."""
-    truth = defaultdict(set)
-    for line in (root / "landing" / "truth" / "person_records_b01.csv").read_text().splitlines()[1:]:
-        source, record, person, _ = line.split(",")
-        truth[person].add(f"{source}:{record}")
-    ids = {r["record_key"]: r["customer_id"] for r in store.read("silver.identity_map").collect()}
-    with_events = {r[0] for r in store.read("gold.customer_interactions").select("customer_id").distinct().collect()}
-    members = defaultdict(set)
-    for key, customer in ids.items():
-        members[customer].add(key)
-    for keys in sorted(truth.values(), key=lambda k: (-len({k_.split(":")[0] for k_ in k}), sorted(k))):
-        customers = {ids.get(k) for k in keys}
-        crm = any(k.startswith("crm_contacts:") for k in keys)
-        if crm and len({k.split(":")[0] for k in keys}) >= 3 and len(customers) == 1 and None not in customers:
-            customer = customers.pop()
-            if customer in with_events and members[customer] == keys:
-                return customer, _own_values(store, keys)
-    raise AssertionError("no person in three sources held by one customer with events")
-
-
-def _own_values(store, keys: set[str]) -> list[str]:  # noqa: ANN001
-    """The e-mails, phones and record ids of `keys` that no other record holds, not even inside a longer
-    value (record 100000021 beside 1000000210)."""
-    records = store.read("silver.person_records").select("record_key", "source_record_id", "email", "phone",
-                                                       "phone_e164").collect()
-    holders = defaultdict(set)
-    for r in records:
-        for value in (r["email"], r["phone"], r["phone_e164"], r["source_record_id"]):
-            if value:
-                holders[value].add(r["record_key"])
-    theirs = [v for v, who in holders.items() if who <= keys and len(v) >= 6]
-    others = [v for v, who in holders.items() if not who <= keys]
-    return sorted(v for v in theirs if not any(v in other for other in others))
 
 
 def _own_names(store, customer: str) -> set[str]:  # noqa: ANN001
@@ -124,15 +67,19 @@ def _others(store, customer: str) -> dict[str, str]:  # noqa: ANN001
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
+@pytest.mark.parametrize(("engine", "purge"), [("delta-rs", "immediate"), ("delta-spark", "deferred")])
 def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
-        engine: str, project_root: Path, tmp_path: Path, spark: SparkSession, delta_spark_available: bool,
+        engine: str, purge: str, project_root: Path, tmp_path: Path, spark: SparkSession, delta_spark_available: bool,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """delta-rs purges at once and then gets the original files again; delta-spark (deletion vectors, REORG)
+    defers the purge to `c360 maintain`: gold's feed shows the delete and older versions hold the person until
+    then, and after the purge the next run does nothing."""
     if engine == "delta-spark":
         require_delta_spark(delta_spark_available)
-    config, store = _warehouse(project_root, tmp_path, engine, spark)
+    config, store = landed_warehouse(project_root, tmp_path, engine, spark, SOURCES)
+    config = config.model_copy(update={"privacy": PrivacySettings(purge=purge)})
     pipeline.run(_context(config, spark, store, engine), "all")
-    customer, values = _subject(tmp_path, store)
+    customer, values = subject(tmp_path, store)
     warehouse = Path(config.warehouse)
     assert files_holding(warehouse, values), "the person should be in the warehouse before the erasure"
     before = _others(store, customer)
@@ -144,10 +91,17 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     monkeypatch.setenv(config.privacy.salt_env, SALT)
     dry = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)], dry=True)
     assert dry["customers"] == [customer] and dry["rows"]["silver.identity_map"] >= 3
+    since = store.version("gold.customer_profile")
     done = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)])
 
     assert done["refused"] == [] and done["customers"] == 1 and done["events"] > 0
     assert done["rows_removed"] == dry["rows"]
+    if purge == "deferred":
+        assert done["purge"].startswith("pending")
+        feed = store.changes("gold.customer_profile", since + 1).where(F.col("customer_id") == customer)
+        assert [r["_change_type"] for r in feed.collect()] == ["delete"]
+        assert files_holding(warehouse, values), "older versions hold the person until the purge"
+        assert purge_pending(_context(config, spark, store, engine)) == [done["erasure_id"]]
     assert files_holding(warehouse, values) == {}
     assert _others(store, customer) == before
     assert _term_frequency_values(config) & names == set()
@@ -155,28 +109,11 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     assert [r["kind"] for r in retired] == ["retire"]
     log = store.read("privacy.erasures").collect()
     assert len(log) == 1 and log[0]["purge"] == "done" and customer not in json.dumps(log[0].asDict(), default=str)
-    if engine == "delta-rs":
+    if purge == "immediate":
         _redelivered_files_bring_nobody_back(tmp_path, config, store, spark, engine, values)
     else:
-        _a_deferred_purge_leaves_the_feed_until_maintain(tmp_path, config, store, spark, engine)
-
-
-def _a_deferred_purge_leaves_the_feed_until_maintain(root: Path, config, store, spark, engine) -> None:  # noqa: ANN001
-    """With privacy.purge: deferred the rows go at once, gold's feed shows the deletes, older versions still
-    hold the person until `c360 maintain`'s purge, which moves the bookmarks: the next run does nothing."""
-    customer, values = _subject(root, store)
-    deferred = config.model_copy(update={"privacy": PrivacySettings(purge="deferred")})
-    since = store.version("gold.customer_profile")
-    done = erase(_context(deferred, spark, store, engine), [Request("r2", "customer_id", customer)])
-    assert done["purge"].startswith("pending") and store.read("silver.identity_map").where(
-        F.col("customer_id") == customer).count() == 0
-    feed = store.changes("gold.customer_profile", since + 1).where(F.col("customer_id") == customer)
-    assert [r["_change_type"] for r in feed.collect()] == ["delete"]
-    assert files_holding(Path(config.warehouse), values)
-    assert purge_pending(_context(deferred, spark, store, engine)) == [done["erasure_id"]]
-    assert files_holding(Path(config.warehouse), values) == {}
-    after = pipeline.run(_context(deferred, spark, store, engine), "all")
-    assert after["silver"]["status"].startswith("unchanged") and after["gold"]["status"].startswith("unchanged")
+        after = pipeline.run(_context(config, spark, store, engine), "all")
+        assert after["silver"]["status"].startswith("unchanged") and after["gold"]["status"].startswith("unchanged")
 
 
 def _redelivered_files_bring_nobody_back(root: Path, config, store, spark, engine, values) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from c360.bronze.contract import QUARANTINE_SCHEMA
-from c360.privacy.erase import Subjects, _quarantined
+from c360.privacy.lookup import Subjects, _quarantined
 from c360.privacy.files import scrub_reports
 
 

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from c360.frames import local_frame
 from c360.gold import accounts as accounts_mod
 from c360.gold import attribution, changes, metrics, profile, timeline, xref
-from c360.gold.consent import consent_flags
+from c360.gold.consent import consent_flags, contact_permissions, withheld_tracking
 from c360.gold.households import households
 from c360.gold.survivorship import golden_values
 from c360.pipeline import RunContext
@@ -29,6 +29,7 @@ from c360.pipeline import RunContext
 PROFILE, XREF, TIMELINE = "gold.customer_profile", "gold.customer_xref", "gold.customer_interactions"
 METRICS, HOUSEHOLDS, UNRESOLVED = "gold.customer_metrics", "gold.households", "gold.unresolved_interactions"
 REDIRECTS, ACCOUNTS = "gold.customer_id_redirects", "gold.accounts"
+CONTACTS = "gold.contact_permissions"
 EVENT = ["source", "event_id"]
 
 
@@ -41,6 +42,7 @@ class Built:
     whole: dict[str, DataFrame]
     scopes: dict[str, DataFrame] = field(default_factory=dict)
     reached: dict[str, int] = field(default_factory=dict)
+    withheld: int = 0  # tracking events this run kept off the timeline (gold.consent)
 
 
 def run_started(ctx: RunContext) -> datetime:
@@ -62,6 +64,18 @@ def _events(ctx: RunContext) -> DataFrame | None:
     return ctx.store.read("silver.interactions") if ctx.store.exists("silver.interactions") else None
 
 
+def _consented(ctx: RunContext, attributed: DataFrame, records: DataFrame | None = None) -> tuple[DataFrame, int]:
+    """The timeline rows of `attributed` events that consent allows (see gold.consent.withheld_tracking), and
+    how many it withheld; `records`: person records with customer_id holding those of the events' customers
+    (None: read them)."""
+    rows = timeline.timeline(attributed).localCheckpoint()
+    if records is None:
+        records = customer_records(ctx, rows.select("customer_id").distinct())
+    withheld = withheld_tracking(rows, records, ctx.config.gold.consent.tracking_channels).localCheckpoint()
+    count = withheld.count()
+    return (rows.join(withheld, EVENT, "left_anti").select(*rows.columns).localCheckpoint() if count else rows), count
+
+
 def _profiles(ctx: RunContext, records: DataFrame, golden: DataFrame, rows: DataFrame, homes: DataFrame,
               previous: DataFrame | None) -> DataFrame:
     """The versioned profiles of the customers in `records` (see gold.profile)."""
@@ -73,12 +87,13 @@ def _profiles(ctx: RunContext, records: DataFrame, golden: DataFrame, rows: Data
 
 
 def _global(ctx: RunContext, profiles: DataFrame, rows: DataFrame, homes: DataFrame) -> dict[str, DataFrame]:
-    """The tables computed whole on every run: metrics, households, redirects, accounts."""
+    """The tables computed whole on every run: metrics, households, contact permissions, redirects, accounts."""
     gold = ctx.config.gold
     out = {METRICS: metrics.customer_metrics(profiles, rows, gold.metrics, gold.metrics.as_of or run_started(ctx))
            .localCheckpoint(),
            HOUSEHOLDS: homes.groupBy("household_id").agg(F.array_sort(F.collect_list("customer_id")).alias("customer_ids"),
-                                                         F.count("*").alias("members")).localCheckpoint()}
+                                                         F.count("*").alias("members")).localCheckpoint(),
+           CONTACTS: contact_permissions(profiles).localCheckpoint()}
     if _has_redirects(ctx):
         # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
         out[REDIRECTS] = ctx.store.read("silver.customer_id_redirects").localCheckpoint()
@@ -104,7 +119,7 @@ def planned_tables(ctx: RunContext) -> list[str]:
     """The gold tables this run will write, in the order full() and incremental() give them (the stage's
     progress counts them before it starts)."""
     planned = [UNRESOLVED] if ctx.store.exists("silver.interactions") else []
-    planned += [PROFILE, XREF, TIMELINE, METRICS, HOUSEHOLDS]
+    planned += [PROFILE, XREF, TIMELINE, METRICS, HOUSEHOLDS, CONTACTS]
     planned += [REDIRECTS] if _has_redirects(ctx) else []
     return planned + ([ACCOUNTS] if _has_accounts(ctx) else [])
 
@@ -114,11 +129,12 @@ def full(ctx: RunContext) -> Built:
     records = customer_records(ctx).localCheckpoint()
     events = _events(ctx)
     tables: dict[str, DataFrame] = {}
+    withheld = 0
     if events is None:
         rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     else:
         attributed, unresolved = attribution.attribute_events(events, attribution.identifier_index(records))
-        rows = timeline.timeline(attributed).localCheckpoint()
+        rows, withheld = _consented(ctx, attributed, records)
         tables[UNRESOLVED] = unresolved.localCheckpoint()
     golden = golden_values(records, ctx.config.gold).localCheckpoint()
     homes = households(golden)
@@ -129,7 +145,7 @@ def full(ctx: RunContext) -> Built:
     tables |= {PROFILE: profiles, XREF: xref.customer_xref(ctx.store.read("silver.identity_map")).localCheckpoint(),
                TIMELINE: laid_out}
     tables |= _global(ctx, profiles, rows, homes)
-    return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out})
+    return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out}, withheld=withheld)
 
 
 def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
@@ -143,13 +159,14 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     event_keys = local_frame(ctx.spark, [], "source string, event_id string")
     new_rows = local_frame(ctx.spark, [], timeline.SCHEMA)
     tables: dict[str, DataFrame] = {}
+    withheld = 0
     if events is not None:
         values = changes.identifiers_in_play(customer_records(ctx, customers), customers, change.records).localCheckpoint()
         scoped = changes.events_in_scope(events, change.events, old_rows, customers, values).localCheckpoint()
         # every record holding an identifier of those events, whoever's customer it is
         index = attribution.identifier_index(customer_records(ctx), attribution.event_identifiers(scoped))
         attributed, unresolved = attribution.attribute_events(scoped, index)
-        new_rows = timeline.timeline(attributed).localCheckpoint()
+        new_rows, withheld = _consented(ctx, attributed)
         tables[UNRESOLVED] = unresolved.localCheckpoint()
         # and the events that left silver (an erasure): their gold rows go
         event_keys = scoped.select(*EVENT).unionByName(change.events.select(*EVENT)).distinct().localCheckpoint()
@@ -179,7 +196,7 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     whole = {PROFILE: every_profile, TIMELINE: rows,
              XREF: store.read(XREF).join(keys, "record_key", "left_anti").unionByName(new_xref)}
     return Built(tables, whole, scopes, {"customers": customers.count(), "events": event_keys.count(),
-                                         "records": keys.count()})
+                                         "records": keys.count()}, withheld)
 
 
 def _households(profiles: DataFrame, customers: DataFrame, golden: DataFrame) -> DataFrame:

@@ -24,6 +24,8 @@ from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.gold import build, changes, quality
 from c360.pipeline import RunContext, last_fingerprint, last_summary, register
+from c360.privacy import pseudonymise
+from c360.privacy.suppression import salt
 from c360.storage import Txn
 from c360.storage.publish import TableKey, publish
 from c360.table_registry import describe_tables
@@ -41,6 +43,7 @@ KEYS = {
     build.TIMELINE: TableKey(("source", "event_id"), "customer_id"),
     build.METRICS: TableKey(("customer_id",), "as_of"),
     build.HOUSEHOLDS: TableKey(("household_id",), "members"),
+    build.CONTACTS: TableKey(("customer_id", "channel"), "address"),
     build.UNRESOLVED: TableKey(("source", "event_id"), "reason"),
     build.ACCOUNTS: TableKey(("account_id",), "source"),
     build.REDIRECTS: TableKey(("old_customer_id", "new_customer_id"), "kind", ("new_customer_id",)),
@@ -108,7 +111,7 @@ def _silver_changes(ctx: RunContext, since: dict[str, int], versions: dict[str, 
 def _plan(ctx: RunContext, versions: dict[str, int | None], settings: str) -> tuple[changes.SilverChanges | None, str]:
     """The silver changes to take (None: every customer) and why."""
     fed = {t: v for t, v in versions.items() if t in FED}
-    wanted = (build.PROFILE, build.XREF, build.METRICS, build.HOUSEHOLDS) + (
+    wanted = (build.PROFILE, build.XREF, build.METRICS, build.HOUSEHOLDS, build.CONTACTS) + (
         (build.TIMELINE, build.UNRESOLVED) if fed["silver.interactions"] is not None else ())
     gold_plan = changes.plan(last_summary(ctx.store, RUNS), settings, fed, ctx.full_refresh,
                              [t for t in wanted if not ctx.store.exists(t)])
@@ -133,6 +136,9 @@ def run_gold(ctx: RunContext) -> dict:
     if not ctx.full_refresh and last_fingerprint(ctx.store, RUNS) == print_fp:
         describe_tables(ctx.store, "gold")  # tables an earlier c360 made get this version's descriptions
         return {"status": "unchanged (same silver versions and gold settings)"}
+    copies = ctx.config.gold.pseudonymised
+    pseudonymise.check(copies)
+    secret = salt(ctx.config) if copies else None  # before anything is written: a run without it stops here
     watch = Stopwatch()
     progress.expect(["change detection", "build", "quality gates", *[f"write {t}" for t in build.planned_tables(ctx)]])
     with watch.step("change detection"):
@@ -154,13 +160,18 @@ def run_gold(ctx: RunContext) -> dict:
         with watch.step(f"write {name}"):
             published[short] = publish(ctx.store, frame, name, KEYS[name], txn=txn, scope=built.scopes.get(name))
             written[short] = ctx.store.row_count(name)
+            if short in copies:
+                publish(ctx.store, pseudonymise.pseudonymise(frame, name, secret), pseudonymise.analytics_table(name),
+                        KEYS[name], txn=txn, scope=built.scopes.get(name))
         log.info("gold: %s published (%d rows; %s)", name, written[short], published[short])
     describe_tables(ctx.store, "gold")
+    describe_tables(ctx.store, pseudonymise.LAYER)
     unresolved = (ctx.store.read(build.UNRESOLVED).groupBy("reason").count().collect()
                   if build.UNRESOLVED in tables else [])
     summary = {"mode": {"incremental": change is not None, "why": why, **built.reached},
                "tables": written, "published": published,
                "unresolved_interactions": {r["reason"]: r["count"] for r in unresolved},
+               "tracking_events_withheld": built.withheld,
                "profiles_changed": ctx.store.read(build.PROFILE).where(F.col("updated_at") >= F.lit(
                    build.run_started(ctx)).cast("timestamp")).count(),
                "completeness": gates.completeness, "inputs": versions, "settings": settings,

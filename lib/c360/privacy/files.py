@@ -21,20 +21,21 @@ from pyspark.sql import functions as F
 
 from c360.fs import filesystem
 from c360.pipeline import RunContext
+from c360.privacy.lookup import Subjects
 from c360.report.files import reports_root
 from c360.silver import model as model_store
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.tables import RECORDS
 
 
-def scrub(ctx: RunContext, found) -> dict:  # noqa: ANN001 - erase.Subjects (erase imports this module)
+def scrub(ctx: RunContext, found: Subjects) -> dict:
     """Drop the subjects' own term-frequency values and delete report files showing them; how many of each."""
     dropped = scrub_term_frequencies(ctx, found.person_rows)
     removed = scrub_reports(reports_root(ctx.config), _values(found))
     return {"term_frequency_values": dropped, "report_files": len(removed), "report_files_removed": removed}
 
 
-def _values(found) -> list[str]:  # noqa: ANN001
+def _values(found: Subjects) -> list[str]:
     """The texts that show a subject: their e-mails, phones (in E.164 and as written, when that is one token)
     and record ids."""
     rows = found.person_rows.select("email", "phone", "phone_e164").collect()

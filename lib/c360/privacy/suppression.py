@@ -36,8 +36,9 @@ def salt(config: C360Config) -> str:
     name = config.privacy.salt_env
     value = os.environ.get(name, "")
     if len(value) < 16:
-        raise C360Error(f"the erasure salt is missing: set the environment variable {name} to a secret of at least 16 "
-                        "characters (the same one for every run and erase of this warehouse; keep it in a secret store)")
+        raise C360Error(f"the privacy salt is missing: set the environment variable {name} to a secret of at least 16 "
+                        "characters (the same one for every run and erase of this warehouse; keep it in a secret store; "
+                        "c360 erase and gold.pseudonymised use it)")
     return value
 
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from c360.config import LAYERS
 from c360.silver.figures import linkage_figures
 from c360.storage import TableStore
 
 if TYPE_CHECKING:
     from c360.pipeline import RunContext
 
-LAYERS = ("bronze", "silver", "gold")
 PACKAGES = ("c360", "pyspark", "delta-spark", "deltalake", "splink", "duckdb")
 
 
@@ -36,7 +36,7 @@ def versions() -> dict[str, str | None]:
 
 def table_counts(store: TableStore) -> dict[str, dict[str, int]]:
     """Rows per table, per layer (bookkeeping tables, whose names start with `_`, left out)."""
-    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS}
+    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS if layer != "analytics" or store.list_tables(layer)}
     for name in store.list_tables():
         layer, table = name.split(".", 1)
         if layer in counts and not table.startswith("_"):

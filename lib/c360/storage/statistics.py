@@ -38,7 +38,7 @@ NON_PERSONAL = frozenset({
     "recency_days", "r_score", "f_score", "m_score", "rfm_score", "segment", "open_tickets", "social_posts",
     "interactions_total", "days_since_last_seen", "members", "hierarchy_depth", "hierarchy_issue",
     "source_record_count", "model_version", "fingerprint", "country", "gender", "consent_email",
-    "consent_phone", "consent_tracking",
+    "consent_phone", "consent_tracking", "consented_at", "consent_source", "consent_record_key",
 })
 _STATS_TYPES = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
 

@@ -169,13 +169,14 @@ def benchmarks(results: dict[str, dict[str, Any]]) -> str:
 TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
           "silver-arrival": "A model that keeps up with deliveries", "incremental": "A batch against a full refresh",
           "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch",
-          "erase": "Erasure"}
+          "erase": "Erasure", "transparency": "Subject access export and pseudonymised analytics"}
 COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
             "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
             "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
             "bronze": "python scripts/bench_bronze.py --people 100000",
             "gold": "python scripts/bench_gold.py --config conf/demo.yaml --truth demo/landing/truth",
-            "stitching": "python scripts/bench_stitching.py", "erase": "python scripts/bench_erase.py --people 100000"}
+            "stitching": "python scripts/bench_stitching.py", "erase": "python scripts/bench_erase.py --people 100000",
+            "transparency": "python scripts/bench_transparency.py --people 100000"}
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -276,6 +277,16 @@ def _erase(rows: list[dict[str, Any]]) -> str:
     return out
 
 
+def _transparency(rows: list[dict[str, Any]]) -> str:
+    """Full gold runs without and with the analytics copies, and one person's export as JSON and HTML."""
+    runs = [r for r in rows if "run" in r]
+    out = _table(["people", "c360 process", "seconds"], [[r["people"], r["run"], r["wall_s"]] for r in runs])
+    exports = [r for r in rows if "export" in r]
+    out += "\nOne person's export (`c360 export-subject`, one process):\n\n"
+    return out + _table(["people", "format", "seconds", "bytes", "tables", "rows"],
+                        [[r["people"], r["export"], r["wall_s"], r["bytes"], r.get("tables"), r.get("rows")] for r in exports])
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental,
-    "erase": _erase}
+    "erase": _erase, "transparency": _transparency}

@@ -19,13 +19,15 @@ import yaml
 from pyspark.sql import SparkSession
 
 from c360 import pipeline
-from c360.config import C360Config, SparkSettings, parse_config
+from c360.config import C360Config, PrivacySettings, SparkSettings, parse_config
 from c360.datagen.generate import generate
 from c360.session import DELTA_JARS_ENV, EngineChoice, build_session, delta_classes_available, delta_extension_enabled
 from c360.silver.model import NAME
 from c360.storage import TableStore, open_store
 
 ENGINES = ("delta-rs", "delta-spark")
+TEST_SALT = "a test salt of some length"
+PSEUDONYMISED = ("customer_profile", "customer_metrics", "customer_interactions", "contact_permissions")
 # Debian's libpostgresql-jdbc-java puts the driver here; scripts/test.sh installs it where it can.
 POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 # Test data is tiny, so compiling a query to code costs more than running it: every Spark session a test starts
@@ -98,7 +100,8 @@ class DemoRun:
 @pytest.fixture(scope="session")
 def demo_run(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> DemoRun:
     """One run of every stage over 300 generated people on delta-rs, with the stored test model (no
-    training): the gold tests check its tables (and may run gold again), the report tests its report."""
+    training) and pseudonymised analytics copies of four gold tables: the gold tests check its tables (and
+    may run gold again), the report tests its report, the privacy tests export from it."""
     from tests.bronze.test_stage import demo_config
 
     root = tmp_path_factory.mktemp("demo-run")
@@ -108,6 +111,7 @@ def demo_run(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark
     models.mkdir()
     shutil.copy(project_root / "tests" / "silver" / "data" / f"{NAME}_v0001.json", models)
     doc["silver"]["linkage"]["model_dir"] = str(models)
+    doc["gold"]["pseudonymised"] = list(PSEUDONYMISED)  # the analytics copies too (the salt: TEST_SALT)
     path = root / "c360.yaml"
     path.write_text(yaml.safe_dump(doc))
     config = parse_config(doc, path)
@@ -117,5 +121,7 @@ def demo_run(project_root: Path, tmp_path_factory: pytest.TempPathFactory, spark
 
 
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+# the privacy salt of every run the tests start (gold.pseudonymised needs it); tests of its absence remove it
+os.environ.setdefault(PrivacySettings().salt_env, TEST_SALT)
 # Spark's Python workers must run this interpreter (it has c360 and its dependencies), as scripts/test.sh sets.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

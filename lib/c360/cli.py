@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=10000, help="port (default 10000)")
     server.add_argument("--refresh-seconds", type=float, default=60.0,
                         help="how often to pick up new gold versions (default 60)")
+    server.add_argument("--layer", default="gold", choices=["gold", "analytics"],
+                        help="the layer to serve: gold, or analytics (gold.pseudonymised's copies, without names)")
 
     register = sub.add_parser("register", help="register the gold tables in the metastore (USING DELTA LOCATION)",
                               description="CREATE TABLE <catalog>.<schema>.<table> USING DELTA LOCATION ... for "
@@ -355,11 +357,12 @@ def cmd_sql_server(args: argparse.Namespace) -> int:
     from c360.sql_server import serve, server_conf
     from c360.storage import open_store
 
-    config = server_conf(load_config(args.config), args.host, args.port)
+    config = server_conf(load_config(args.config), args.host, args.port, args.layer)
     spark, engine = session_for(config, quiet=True)
     store = open_store(spark, engine.name, config.warehouse)
     try:
-        serve(spark, store, args.host, args.port, args.refresh_seconds, announce=lambda m: print(m, flush=True))
+        serve(spark, store, args.host, args.port, args.refresh_seconds, announce=lambda m: print(m, flush=True),
+              layer=args.layer)
     except KeyboardInterrupt:
         print("c360 sql-server: stopped")
     return 0

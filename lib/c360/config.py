@@ -580,7 +580,7 @@ class PrivacySettings(_Strict):
     the person at once; deferred: `c360 maintain` does it (run it within purge_window_days)."""
     purge_window_days: int = Field(default=30, ge=0)
     """With a deferred purge: the days within which `c360 maintain` must purge (the erasure log shows erasures
-    pending past it in the run report's warnings)."""
+    pending past it in a note at the top of the run report)."""
 
 
 class C360Config(_Strict):

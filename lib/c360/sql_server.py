@@ -1,10 +1,12 @@
 """`c360 sql-server`: Spark's Thrift JDBC/ODBC server over the gold tables, for BI tools and `beeline`.
 
-The server runs in one Spark session (single-session mode) whose global temporary database is named
-`gold`, and every gold table is registered there as a view of its current Delta snapshot, read through the
-table store; so `SELECT ... FROM gold.customer_profile` works the same over JDBC as in `c360 sql`, on both
-Delta engines and without a metastore. Every `refresh_seconds` the server re-registers the views of tables
-whose Delta version changed, so a gold run's new snapshot is served without a restart.
+The server runs in one Spark session (single-session mode) whose global temporary database is named after
+the layer it serves (`gold`, or `analytics`: gold's pseudonymised copies, for analysts who may not see
+names), and every table of that layer is registered there as a view of its current Delta snapshot, read
+through the table store; so `SELECT ... FROM gold.customer_profile` works the same over JDBC as in `c360
+sql`, on both Delta engines and without a metastore. A server serves one layer, so analysts given the
+analytics server reach no table with names in it. Every `refresh_seconds` the server re-registers the
+views of tables whose Delta version changed, so a gold run's new snapshot is served without a restart.
 """
 
 from __future__ import annotations
@@ -20,27 +22,27 @@ from c360.config import C360Config
 from c360.storage import TableStore
 
 log = logging.getLogger(__name__)
-LAYER = "gold"
+LAYERS = ("gold", "analytics")
 
 
-def server_conf(config: C360Config, host: str, port: int) -> C360Config:
+def server_conf(config: C360Config, host: str, port: int, layer: str = "gold") -> C360Config:
     """The config with the session settings the Thrift server needs (static ones, so set before start)."""
     from c360.session import delta_jars, splink_jar
 
     # The Thrift server's handler threads load classes from the JVM's own class path, not from spark.jars:
     # jars the session's catalog needs (Delta's, when configured) must be on the driver class path too.
     classpath = os.pathsep.join([*delta_jars(config.spark), splink_jar(), *config.spark.jars])
-    conf = {**config.spark.conf, "spark.sql.globalTempDatabase": LAYER, "spark.driver.extraClassPath": classpath,
+    conf = {**config.spark.conf, "spark.sql.globalTempDatabase": layer, "spark.driver.extraClassPath": classpath,
             "spark.sql.hive.thriftServer.singleSession": "true",
             "spark.hive.server2.thrift.bind.host": host, "spark.hive.server2.thrift.port": str(port),
             "spark.ui.enabled": "false"}
     return config.model_copy(update={"spark": config.spark.model_copy(update={"conf": conf})})
 
 
-def register_snapshots(store: TableStore, known: dict[str, int | None]) -> list[str]:
-    """(Re-)register gold tables whose version differs from `known` as global temp views; returns them."""
+def register_snapshots(store: TableStore, known: dict[str, int | None], layer: str = "gold") -> list[str]:
+    """(Re-)register the tables of `layer` whose version differs from `known` as global temp views; returns them."""
     changed = []
-    for table in store.list_tables(LAYER):
+    for table in store.list_tables(layer):
         version = store.version(table)
         if known.get(table) != version:
             store.read(table).createOrReplaceGlobalTempView(table.split(".", 1)[1])
@@ -58,17 +60,18 @@ def start(spark: SparkSession, host: str, port: int) -> None:
 
 
 def serve(spark: SparkSession, store: TableStore, host: str, port: int, refresh_seconds: float,
-          announce: Callable[[str], None] = print, rounds: int | None = None) -> None:
-    """Register the views, start the server and keep the views current until interrupted."""
+          announce: Callable[[str], None] = print, rounds: int | None = None, layer: str = "gold") -> None:
+    """Register the views of `layer`, start the server and keep the views current until interrupted."""
     known: dict[str, int | None] = {}
-    tables = register_snapshots(store, known)
+    tables = register_snapshots(store, known, layer)
     if not tables:
-        log.warning("sql-server: the warehouse has no gold tables yet (run the gold stage); serving none")
+        log.warning("sql-server: the warehouse has no %s tables yet (the gold stage writes them%s); serving none",
+                    layer, "" if layer == "gold" else " for gold.pseudonymised")
     start(spark, host, port)
     announce(f"c360 sql-server: listening on jdbc:hive2://{host}:{port}/ serving {', '.join(tables) or 'no tables'}")
     done = 0
     while rounds is None or done < rounds:
         time.sleep(refresh_seconds)
-        for table in register_snapshots(store, known):
+        for table in register_snapshots(store, known, layer):
             announce(f"c360 sql-server: {table} now serves version {known[table]}")
         done += 1

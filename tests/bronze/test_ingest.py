@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -255,6 +257,19 @@ def test_parquet_type_change_is_quarantined_per_record(bronze: Callable[..., Bro
     assert {r["id"]: r["n"] for r in b.store.read("bronze.src").collect()} == {"1": 10, "2": 20}
     [bad] = b.quarantine()
     assert bad["reason"] == "wrong_type" and "n: string value does not fit int" in bad["detail"]
+
+
+def test_a_column_of_a_type_spark_cannot_cast_is_quarantined_not_a_traceback(
+        bronze: Callable[..., Bronze], spark: SparkSession) -> None:
+    b = bronze({"format": "parquet"}, **LENIENT)
+    spark.createDataFrame([("1", date(1980, 1, 2))], "id string, born date").toPandas().to_parquet(b.landing / "a.parquet")
+    b.ingest()
+    # a later file whose column came out as int (a column of nulls, or numbers): Spark casts no int to a date
+    pq.write_table(pa.table({"id": ["2", "3"], "born": pa.array([None, 7], pa.int32())}), b.landing / "b.parquet")
+    accounted(b, b.ingest(), 2, before=1)
+    assert {r["id"]: r["born"] for r in b.store.read("bronze.src").collect()} == {"1": date(1980, 1, 2), "2": None}
+    [bad] = b.quarantine()
+    assert bad["reason"] == "wrong_type" and "born: int value does not fit date" in bad["detail"]
 
 
 def test_rerun_ingests_nothing_and_changed_file_is_a_new_version(bronze: Callable[..., Bronze]) -> None:

@@ -1,26 +1,16 @@
 """Consent: the most recent explicit statement per channel wins; silence never revokes; a withdrawn tracking
-consent keeps later clicks off the timeline; who may be contacted per channel."""
+consent keeps later clicks off the timeline (in the runs: tests/silver/test_incremental.py, on both engines,
+incremental and computed whole); who may be contacted per channel."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from c360 import pipeline
 from c360.gold.consent import consent_flags, contact_permissions, withheld_tracking
-from c360.session import EngineChoice
-from c360.storage import TableStore
-from tests.conftest import require_delta_spark
-from tests.privacy.people import landed_warehouse
 
 SCHEMA = ("customer_id string, record_key string, source string, source_priority int, updated_at timestamp, "
           "consent_email boolean, consent_phone boolean, consent_tracking boolean")
@@ -91,89 +81,3 @@ def test_contact_permissions_need_consent_and_an_address(spark: SparkSession) ->
         "customer_id string, channel string, address string, consented_at timestamp, consent_source string, "
         "consent_record_key string")
     assert_df_equality(out, want, ignore_nullable=True)
-
-
-# --- in the runs ---------------------------------------------------------------------------------------------
-
-SOURCES = ("crm_contacts", "shop_customers", "shop_orders", "web_events")
-
-
-def _with_tracking_consent(doc: dict) -> None:
-    """The shop states tracking consent (its cookie banner) in a column the generator does not write."""
-    next(s for s in doc["sources"] if s["name"] == "shop_customers")["fields"]["consent_tracking"] = "tracking_consent"
-
-
-def _subject(landing: Path) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """A shop customer who logged in on the web and ordered: their record, one of their login clicks, an order
-    (as one-row frames of the landed files, their column types kept)."""
-    customers = pd.read_parquet(landing / "shop" / "customers_b01.parquet")
-    orders = pd.read_parquet(landing / "shop" / "orders_b01.parquet")
-    clicks = [json.loads(line) for f in sorted((landing / "web").glob("*.ndjson")) for line in f.read_text().splitlines()]
-    logins = {c["login_id"] for c in clicks if c["login_id"]}
-    record = customers[customers.login.isin(logins) & customers.customer_no.isin(orders.customer_no)].head(1)
-    click = next(c for c in clicks if c["login_id"] == record.login.iloc[0])
-    return record, click, orders[orders.customer_no == record.customer_no.iloc[0]].head(1)
-
-
-def _write_like(frame: pd.DataFrame, like: Path, out: Path) -> None:
-    """`frame` as a Parquet file with the column types of `like` (a one-row frame of nulls would say int)."""
-    schema = pq.read_schema(like)
-    for name in (c for c in frame.columns if c not in schema.names):
-        schema = schema.append(pa.field(name, pa.string()))
-    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), out, coerce_timestamps="us",
-                   allow_truncated_timestamps=True)
-
-
-def _timeline(store: TableStore, customer: str) -> set[str]:
-    return {r.event_id for r in store.read("gold.customer_interactions").where(F.col("customer_id") == customer).collect()}
-
-
-@pytest.mark.slow
-# the full refresh on the embedded engine only: it computes the timeline as every first run does
-@pytest.mark.parametrize(("engine", "refresh"), [("delta-rs", True), ("delta-spark", False)])
-def test_a_withdrawn_tracking_consent_keeps_later_clicks_off_the_timeline(
-        engine: str, refresh: bool, project_root: Path, tmp_path: Path, spark: SparkSession,
-        delta_spark_available: bool) -> None:
-    if engine == "delta-spark":
-        require_delta_spark(delta_spark_available)
-    config, store = landed_warehouse(project_root, tmp_path, engine, spark, SOURCES, people=40, seed=7,
-                                     edit=_with_tracking_consent)
-    landing = tmp_path / "landing"
-    first = landing / "shop" / "customers_b01.parquet"
-    pd.read_parquet(first).assign(tracking_consent="Y").to_parquet(first, index=False)
-
-    def run(stage: str = "all", full_refresh: bool = False) -> dict:
-        ctx = pipeline.RunContext(config, spark, store, EngineChoice(engine, "test"), pipeline.new_run_id(),
-                                  full_refresh=full_refresh)
-        return pipeline.run(ctx, stage)["gold"]
-
-    assert run()["tracking_events_withheld"] == 0
-    record, click, order = _subject(landing)
-    customer = store.read("gold.customer_xref").where(
-        F.col("record_key") == f"shop_customers:{record.customer_no.iloc[0]}").first()["customer_id"]
-    before = _timeline(store, customer)
-    assert click["event_id"] in before and order.order_id.iloc[0] in before
-
-    # a later delivery: the shop record withdraws tracking consent; a click just before it, one after it and an
-    # order after it arrive too
-    withdrawn = pd.Timestamp(max(json.loads(line)["ts"] for f in (landing / "web").glob("*.ndjson")
-                                 for line in f.read_text().splitlines()), unit="ms", tz="UTC") + pd.Timedelta(days=1)
-    _write_like(record.assign(updated_at=withdrawn, tracking_consent="N"), first, landing / "shop" / "customers_b02.parquet")
-    millis = int(withdrawn.timestamp() * 1000)
-    clicks = [{**click, "event_id": "ev-consent-before", "ts": millis - 3_600_000},
-              {**click, "event_id": "ev-consent-after", "ts": millis + 86_400_000}]
-    (landing / "web" / "clickstream_b02_p0001.ndjson").write_text("".join(json.dumps(c) + "\n" for c in clicks))
-    _write_like(order.assign(order_id="ORD-CONSENT-1", ordered_at=withdrawn + pd.Timedelta(days=1)),
-                landing / "shop" / "orders_b01.parquet", landing / "shop" / "orders_b02.parquet")
-
-    batch = run()
-    assert batch["mode"]["incremental"] is True and batch["tracking_events_withheld"] == 1, batch["mode"]
-    after = _timeline(store, customer)
-    assert after == before | {"ev-consent-before", "ORD-CONSENT-1"}, "earlier clicks and orders stay, the later click does not"
-    profile = store.read("gold.customer_profile").where(F.col("customer_id") == customer).first()
-    assert profile["consent_tracking"] is False
-    if not refresh:
-        return
-    refreshed = run("gold", full_refresh=True)
-    assert refreshed["mode"]["incremental"] is False and refreshed["tracking_events_withheld"] == 1
-    assert _timeline(store, customer) == after, "a full refresh withholds the same events"

@@ -23,11 +23,10 @@ from c360.privacy.subjects import Request
 from c360.session import EngineChoice
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.model import NAME
-from tests.conftest import require_delta_spark
+from tests.conftest import TEST_SALT, require_delta_spark
 from tests.privacy.people import landed_warehouse, subject
 from tests.scan import files_holding
 
-SALT = "a test salt of some length"
 # three person sources with a deletions source, and two event sources: enough to find a person everywhere
 SOURCES = ("crm_contacts", "crm_contacts_deleted", "shop_customers", "loyalty_members", "shop_orders", "support_tickets")
 # gold rows of other customers that an erasure may change by design, and why
@@ -86,16 +85,19 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     names = _own_names(store, customer)
     assert names & _term_frequency_values(config), "the model's term frequencies should count the person's name"
 
+    monkeypatch.delenv(config.privacy.salt_env)
     with pytest.raises(C360Error, match="salt is missing"):
         erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)])
-    monkeypatch.setenv(config.privacy.salt_env, SALT)
-    dry = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)], dry=True)
-    assert dry["customers"] == [customer] and dry["rows"]["silver.identity_map"] >= 3
+    monkeypatch.setenv(config.privacy.salt_env, TEST_SALT)
+    if purge == "immediate":  # the dry run reads every table once more, the same on either engine
+        dry = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)], dry=True)
+        assert dry["customers"] == [customer] and dry["rows"]["silver.identity_map"] >= 3
     since = store.version("gold.customer_profile")
     done = erase(_context(config, spark, store, engine), [Request("r1", "customer_id", customer)])
 
     assert done["refused"] == [] and done["customers"] == 1 and done["events"] > 0
-    assert done["rows_removed"] == dry["rows"]
+    if purge == "immediate":
+        assert done["rows_removed"] == dry["rows"]
     if purge == "deferred":
         assert done["purge"].startswith("pending")
         feed = store.changes("gold.customer_profile", since + 1).where(F.col("customer_id") == customer)

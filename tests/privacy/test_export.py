@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from c360 import pipeline
+from c360.config import LAYERS
 from c360.errors import C360Error
 from c360.privacy.export import export_subject, page
 from c360.privacy.subjects import Request
@@ -32,7 +33,7 @@ def tables_holding(store: TableStore, values: list[str]) -> set[str]:
     """Every table of the layers with a row holding one of `values` in its JSON text: an e-mail or phone
     anywhere (raw text included), an id as a whole JSON value (so 1000021 is not found inside a timestamp)."""
     found = set()
-    for layer in ("bronze", "silver", "gold"):
+    for layer in LAYERS:
         for table in store.list_tables(layer):
             frame = store.read(table)
             text = F.to_json(F.struct(*[F.col(f"`{c}`") for c in frame.columns]))
@@ -69,7 +70,8 @@ def test_an_export_holds_every_table_of_the_person_and_nobody_else(demo_run: Dem
 
     assert export["customer_id"] == customer
     holding = tables_holding(store, [customer, *keys, *values])
-    assert {"gold.customer_profile", "gold.customer_interactions", "silver.person_records"} <= holding
+    assert {"gold.customer_profile", "gold.customer_interactions", "silver.person_records",
+            "analytics.customer_profile"} <= holding
     assert len([t for t in holding if t.startswith("bronze.")]) >= 4, holding  # three person sources and events
     missing = {t for t in holding if not export["tables"].get(t, {}).get("rows")}
     assert missing == set(), "every table holding the person gives its rows to the export"

@@ -5,7 +5,6 @@ registers them too."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,15 @@ from pyspark.sql import functions as F
 
 from c360 import pipeline
 from c360.errors import C360Error
+from c360.gold.stage import run_gold
 from c360.privacy.pseudonymise import check, pseudonymise
 from c360.session import EngineChoice
 from c360.storage import open_store
 from c360.table_registry import BY_NAME, personal
-from tests.conftest import DemoRun, require_delta_spark
+from tests.conftest import PSEUDONYMISED, DemoRun, require_delta_spark
 from tests.scan import files_holding
 
 SALT = "a test salt of some length"
-COPIES = ["customer_profile", "customer_metrics", "customer_interactions", "contact_permissions"]
 
 
 def test_person_fields_are_hashed_alike_and_the_rest_kept(spark: SparkSession) -> None:
@@ -56,23 +55,11 @@ def _person_values(store) -> list[str]:  # noqa: ANN001
 
 
 def test_analytics_copies_hold_no_person_field_and_count_as_gold(
-        demo_run: DemoRun, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        delta_spark_available: bool) -> None:
-    warehouse = tmp_path / "warehouse"
-    shutil.copytree(demo_run.config.warehouse, warehouse)
-    gold = demo_run.config.gold.model_copy(update={"pseudonymised": COPIES})
-    config = demo_run.config.model_copy(update={"warehouse": str(warehouse), "gold": gold})
-    store = open_store(spark, "delta-rs", config.warehouse)
-    context = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id())
-    with pytest.raises(C360Error, match="salt is missing"):
-        pipeline.run(context, "gold")
-    monkeypatch.setenv(config.privacy.salt_env, SALT)
-    summary = pipeline.run(context, "gold")["gold"]
-    assert "failed" not in summary, summary
-
-    assert sorted(store.list_tables("analytics")) == sorted(f"analytics.{t}" for t in COPIES)
-    assert files_holding(warehouse / "analytics", _person_values(store)) == {}
-    for table in COPIES:
+        demo_run: DemoRun, spark: SparkSession, monkeypatch: pytest.MonkeyPatch, delta_spark_available: bool) -> None:
+    store, config = demo_run.store, demo_run.config
+    assert sorted(store.list_tables("analytics")) == sorted(f"analytics.{t}" for t in PSEUDONYMISED)
+    assert files_holding(Path(config.warehouse) / "analytics", _person_values(store)) == {}
+    for table in PSEUDONYMISED:
         spec = BY_NAME[f"gold.{table}"]
         theirs, ours = store.read(f"gold.{table}"), store.read(f"analytics.{table}")
         assert ours.count() == theirs.count()
@@ -82,6 +69,20 @@ def test_analytics_copies_hold_no_person_field_and_count_as_gold(
     for table, by in (("customer_metrics", "segment"), ("customer_profile", "country"), ("contact_permissions", "channel")):
         counts = [store.read(f"{layer}.{table}").groupBy(by).count().orderBy(by) for layer in ("gold", "analytics")]
         assert_df_equality(*counts, ignore_nullable=True)
+
+    from c360.sql_server import register_snapshots
+
+    assert sorted(register_snapshots(store, {}, "analytics")) == sorted(f"analytics.{t}" for t in PSEUDONYMISED)
+    served = spark.sql("SELECT count(*) FROM global_temp.customer_metrics").first()[0]  # c360 sql-server --layer analytics
+    assert served == store.read("gold.customer_metrics").count()
+
+    monkeypatch.delenv(config.privacy.salt_env)
+    context = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id(),
+                                  full_refresh=True)
+    versions = {t: store.version(t) for t in store.list_tables("gold")}
+    with pytest.raises(C360Error, match="salt is missing"):
+        run_gold(context)
+    assert {t: store.version(t) for t in store.list_tables("gold")} == versions, "without the salt gold writes nothing"
 
     require_delta_spark(delta_spark_available)
     from c360.catalog import register_tables

@@ -3,7 +3,8 @@ the part of the graph they reach clustered again, only the events they bring sti
 records, the same partition of records into customers and the same interactions as a full run over all the
 input at once with the same model (that run on the embedded engine), on both Delta engines; gold,
 recomputed after each batch for the customers the batch reaches only, equals gold computed whole from the
-same silver; a batch taken twice changes nothing, and new events alone leave the person tables as they are."""
+same silver (a tracking consent withdrawn in the first batch keeps the later click off the timeline either
+way); a batch taken twice changes nothing, and new events alone leave the person tables as they are."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from c360.session import EngineChoice
 from c360.silver import model as model_store
 from c360.silver.evaluation import evaluate
 from c360.storage import open_store
+from tests.gold import withdrawal
 from tests.test_table_registry import assert_described
 from tests.bronze.test_stage import demo_config
 from tests.conftest import require_delta_spark
@@ -47,6 +49,7 @@ class Warehouse:
     def __init__(self, spark: SparkSession, project_root: Path, root: Path, landing: Path, engine: str,
                  sources: tuple[str, ...]) -> None:
         doc = demo_config(project_root, root, engine, sources)
+        withdrawal.map_tracking_consent(doc)
         doc["gold"].setdefault("metrics", {})["as_of"] = "2026-06-30T00:00:00Z"  # as-of metrics comparable across runs
         for source in doc["sources"]:
             source["path"] = source["path"].replace(str(root / "landing"), str(landing))
@@ -91,6 +94,7 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
         require_delta_spark(delta_spark_available)
     landing = tmp_path / "landing"
     generate(PEOPLE, landing, seed=21)
+    withdrawal.state_consent(landing)
     steady = Warehouse(spark, project_root, tmp_path / "steady", landing, engine, SOURCES)
     Path(model_store.model_dir(steady.config)).mkdir(parents=True)
     shutil.copy(STORED_MODEL, model_store.model_dir(steady.config))
@@ -98,8 +102,11 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
     first = steady.run("silver")
     assert first["mode"]["incremental"] is False and first["model_version"] == 1 and "training" not in first["linkage"]
     assert steady.run("gold")["mode"]["incremental"] is False
+    withdrawn = None
     for batch in batches:
         generate(PEOPLE, landing, seed=21, batch=batch, fraction=0.25)
+        if withdrawn is None:  # the first batch also brings a withdrawn tracking consent (see withdrawal)
+            withdrawn = withdrawal.deliver(landing, pd.Timestamp("2030-01-01", tz="UTC"))
         steady.run("bronze")
         dies = more and batch == batches[-1]
         summary = _a_run_dies_midway_and_the_next_completes_it(steady, monkeypatch) if dies else steady.run("silver")
@@ -113,6 +120,9 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
             continue
         assert gold["mode"]["incremental"] is True, gold["mode"]
         assert 0 < gold["mode"]["customers"] < gold["tables"]["customer_profile"], gold["mode"]
+        if batch == batches[0]:
+            assert gold["tracking_events_withheld"] == 1, gold
+            _the_withdrawal_holds(steady, withdrawn)
     records = steady.store.read("silver.person_records")
     deleted = _deleted_in_truth(landing)
     assert {"loyalty_members", "crm_contacts"} <= {k.split(":")[0] for k in deleted}, \
@@ -151,6 +161,14 @@ def test_batches_taken_one_by_one_equal_a_full_run(engine: str, batches: tuple[i
     agreement = evaluate(steady.store.read("silver.identity_map"), truth)
     assert agreement["records_only_in_truth"] == agreement["records_only_in_identity_map"] == 0
     assert agreement["f1"] == 1.0, agreement
+
+
+def _the_withdrawal_holds(steady: Warehouse, done: withdrawal.Withdrawal) -> None:
+    """The click after the withdrawal is off the timeline; the earlier clicks and the order are on it."""
+    customer = steady.store.read("silver.identity_map").where(F.col("record_key") == done.record_key).first()["customer_id"]
+    events = {r.event_id for r in steady.store.read("gold.customer_interactions").where(F.col("customer_id") == customer).collect()}
+    assert {done.earlier_click, done.click_before, done.order} <= events and done.click_after not in events
+    assert steady.store.read("gold.customer_profile").where(F.col("customer_id") == customer).first()["consent_tracking"] is False
 
 
 def _deleted_in_truth(landing: Path) -> set[str]:

@@ -118,6 +118,8 @@ class Deliveries:
 
 
 @pytest.mark.slow
+# the model's lifecycle is the same on either engine; delta-spark's silver writes have their own incremental test
+@pytest.mark.parametrize("store", ["delta-rs"], indirect=True)
 def test_a_thin_first_delivery_is_retrained_as_the_data_arrives(store: TableStore, spark: SparkSession, tmp_path: Path,
                                                                 capfd: pytest.CaptureFixture) -> None:
     data = Deliveries(spark, tmp_path, store.engine)
@@ -153,9 +155,6 @@ def test_a_thin_first_delivery_is_retrained_as_the_data_arrives(store: TableStor
     after = data.ids()
     kept = sum(after[k] == v for k, v in before.items() if k in after)
     assert kept >= 0.8 * len(before), "customer ids survive a retrain through the lifecycle"
-    if store.engine == "delta-spark":
-        return  # what follows is the model's lifecycle, the same on either engine: delta-rs runs it
-
 
     # 4. an ordinary batch (three changed records) keeps the ample model and scores only the changed pairs
     changed = b[b.true_id < below].head(3).assign(street=lambda f: "1 " + f.street)
@@ -201,7 +200,7 @@ def split_customer(store: TableStore) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["delta-rs"], indirect=True)  # no engine-specific step: one engine suffices
+@pytest.mark.parametrize("store", ["delta-rs"], indirect=True)
 def test_a_no_duplicates_source_first_trains_when_the_second_source_lands(store: TableStore, spark: SparkSession,
                                                                            tmp_path: Path) -> None:
     data = Deliveries(spark, tmp_path, store.engine, unique_a=True)

@@ -15,6 +15,7 @@ import io
 from collections import defaultdict
 
 import pyarrow.parquet as pq
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -175,6 +176,18 @@ def _header_problem(header: tuple[str, ...], id_column: str | None) -> str | Non
     return None
 
 
+def _cast(df: DataFrame, name: str, target: T.DataType) -> Column:
+    """`name` cast to `target`; a pair of types Spark does not cast between (an int column where bronze holds
+    dates) goes through text, so each value that does not fit is null and its record marked, instead of the
+    whole file failing to plan."""
+    direct = F.col(f"`{name}`").cast(target)
+    try:
+        df.select(direct).schema  # noqa: B018 - analysis only: does Spark allow the cast?
+    except AnalysisException:
+        return F.col(f"`{name}`").cast("string").cast(target)
+    return direct
+
+
 def conform(df: DataFrame, target: T.StructType) -> DataFrame:
     """Cast columns to the target (frozen) types; a value the cast loses marks its record wrong_type."""
     problems = []
@@ -186,7 +199,7 @@ def conform(df: DataFrame, target: T.StructType) -> DataFrame:
         if current == fld.dataType:
             columns.append(F.col(f"`{fld.name}`"))
             continue
-        cast = F.col(f"`{fld.name}`").cast(fld.dataType)
+        cast = _cast(df, fld.name, fld.dataType)
         problems.append(F.when(F.col(f"`{fld.name}`").isNotNull() & cast.isNull(),
                                F.lit(f"{fld.name}: {current.simpleString()} value does not fit "
                                      f"{fld.dataType.simpleString()}")))

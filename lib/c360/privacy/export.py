@@ -32,6 +32,7 @@ from c360.errors import C360Error
 from c360.gold.build import CONTACTS, HOUSEHOLDS, METRICS, PROFILE, REDIRECTS, TIMELINE, UNRESOLVED, XREF
 from c360.gold.consent import CHANNELS
 from c360.pipeline import RunContext
+from c360.privacy import pseudonymise
 from c360.privacy.lookup import Subjects, find_subjects, require_current, targets
 from c360.privacy.subjects import Request
 from c360.silver.stitching import identifier_values
@@ -75,27 +76,35 @@ def page(export: dict) -> str:
 
 def held_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, DataFrame]:
     """Per table, its rows of the person: bronze and silver by the keys an erasure would delete (see
-    lookup.targets), gold by customer id and event, redirects and shared identifiers by their values."""
+    lookup.targets), gold and its pseudonymised copies by customer id and event, redirects and shared
+    identifiers by their values."""
     store = ctx.store
     held = {t: store.read(t).join(keys, list(keys.columns), "left_semi") for t, keys in targets(ctx, found).items()}
-    mine = F.col("customer_id") == customer
-    for table in (PROFILE, XREF, TIMELINE, METRICS, CONTACTS):
-        if store.exists(table):
-            held[table] = store.read(table).where(mine)
-    if store.exists(HOUSEHOLDS):
-        held[HOUSEHOLDS] = store.read(HOUSEHOLDS).where(F.array_contains("customer_ids", customer))
-    if store.exists(UNRESOLVED):
-        held[UNRESOLVED] = store.read(UNRESOLVED).join(found.events, ["source", "event_id"], "left_semi")
-    for table in (SILVER_REDIRECTS, REDIRECTS):
-        if store.exists(table):
-            held[table] = store.read(table).where((F.col("old_customer_id") == customer) |
-                                                  (F.col("new_customer_id") == customer))
+    for table in [SILVER_REDIRECTS, *store.list_tables("gold"), *store.list_tables(pseudonymise.LAYER)]:
+        rows = _theirs(store.read(table), customer, found.events) if not table.split(".", 1)[1].startswith("_") else None
+        if rows is not None:
+            held[table] = rows
     hubs = store.read(HUBS) if store.exists(HUBS) else None
     kinds = [r["identifier"] for r in hubs.select("identifier").distinct().collect()] if hubs is not None else []
     if kinds:
         values = identifier_values(found.person_rows, kinds).select("identifier", "value").distinct()
         held[HUBS] = hubs.join(values, ["identifier", "value"], "left_semi")
     return held
+
+
+def _theirs(frame: DataFrame, customer: str, events: DataFrame) -> DataFrame | None:
+    """A customer-level table's rows of `customer` (by customer id, a household's members, a redirect's ends,
+    or their events); None for a table that names no customer (accounts)."""
+    columns = set(frame.columns)
+    if "customer_id" in columns:
+        return frame.where(F.col("customer_id") == customer)
+    if "customer_ids" in columns:
+        return frame.where(F.array_contains("customer_ids", customer))
+    if "old_customer_id" in columns:
+        return frame.where((F.col("old_customer_id") == customer) | (F.col("new_customer_id") == customer))
+    if {"source", "event_id"} <= columns:
+        return frame.join(events, ["source", "event_id"], "left_semi")
+    return None
 
 
 def shown_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, tuple[list[dict], dict | None]]:
@@ -114,7 +123,7 @@ def shown_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, tup
         elif table == COMPONENTS:
             foreign = ~F.col("component").isin([r[0] for r in own.collect()])
             frame = frame.withColumn("component", F.when(foreign, F.lit("(another record)")).otherwise(F.col("component")))
-        elif table == HOUSEHOLDS:
+        elif table.endswith(".households"):
             frame = frame.drop("customer_ids")
         out[table] = (_rows(frame, *_key(table, frame)), hidden)
     return out

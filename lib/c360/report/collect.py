@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -104,6 +104,25 @@ def stages(results: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def purge_note(pending: list[dict], window_days: int, now: datetime) -> str | None:
+    """The report's line on deferred purges (`pending`: erasure_id and `at` of each pending one) waiting
+    longer than `privacy.purge_window_days`: older versions still hold those people."""
+    # Spark hands timestamps back naive in local time: astimezone reads them so
+    late = sorted(p["erasure_id"] for p in pending if now - p["at"].astimezone(timezone.utc) > timedelta(days=window_days))
+    if not late:
+        return None
+    return (f"{len(late)} erasure(s) wait for their purge longer than privacy.purge_window_days ({window_days}): older "
+            f"table versions still hold those people. Run `c360 maintain`. Erasures: {', '.join(late)}.")
+
+
+def _privacy(ctx: RunContext) -> dict:
+    from c360.privacy.erase import pending_purges
+
+    pending = pending_purges(ctx.store)
+    return {"pending_purges": len(pending),
+            "note": purge_note(pending, ctx.config.privacy.purge_window_days, datetime.now(timezone.utc))}
+
+
 def collect(ctx: RunContext, results: dict[str, dict], error: str | None) -> dict:
     """Everything summary.json holds for this run."""
     failures = [m for s in results.values() for m in s.get("failed", [])] + ([error] if error else [])
@@ -117,4 +136,5 @@ def collect(ctx: RunContext, results: dict[str, dict], error: str | None) -> dic
         "bronze_this_run": {name: {k: s.get(k) for k in ("status", "records", "written", "quarantined")} for name, s in bronze.items()},
         "quarantine": quarantine(ctx.store), "linkage": linkage(ctx.store),
         "gold": {k: gold.get(k) for k in ("run_id", "completeness", "unresolved_interactions", "profiles_changed")},
+        "privacy": _privacy(ctx),
     }

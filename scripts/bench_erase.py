@@ -138,17 +138,25 @@ def lookups(config: Path, customer: str, email: str) -> list[dict]:
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def prepared(doc: str, name: str, **more: int) -> tuple[argparse.Namespace, Path]:
+    """The arguments (--people, --seed, --work and `more` integer options with their defaults) and the work
+    folder with the warehouse built; the salt set for the c360 processes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=1000)
+    for option, default in more.items():
+        parser.add_argument(f"--{option}", type=int, default=default)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default=None, help="work folder (default: a new temporary one)")
     args = parser.parse_args()
     os.environ.setdefault(SALT_ENV, "benchmark salt, not a secret")
-    work = Path(args.work or tempfile.mkdtemp(prefix="c360-bench-erase-"))
+    work = Path(args.work or tempfile.mkdtemp(prefix=f"c360-bench-{name}-"))
     work.mkdir(parents=True, exist_ok=True)
     build(args.people, args.seed, work)
+    return args, work
+
+
+def main() -> int:
+    args, work = prepared(__doc__, "erase", batch=1000)
     chosen = customers(work / "warehouse", args.batch + 1)
     one = erase(copy(work, "one"), "--customer-id", chosen[0])
     print(json.dumps({"erase": "1 subject", **one}), flush=True)

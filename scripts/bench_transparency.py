@@ -16,12 +16,9 @@ each step one `c360` process the way an operator starts it (JVM start included):
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_results  # noqa: E402
-from bench_erase import SALT_ENV, build, copy, customers  # noqa: E402
+from bench_erase import copy, customers, prepared  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
 COPIES = ["customer_profile", "customer_metrics", "customer_interactions", "contact_permissions"]
@@ -66,15 +63,7 @@ def export(config: Path, email: str, fmt: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--work", default=None, help="work folder (default: a new temporary one)")
-    args = parser.parse_args()
-    os.environ.setdefault(SALT_ENV, "benchmark salt, not a secret")
-    work = Path(args.work or tempfile.mkdtemp(prefix="c360-bench-transparency-"))
-    work.mkdir(parents=True, exist_ok=True)
-    build(args.people, args.seed, work)
+    args, work = prepared(__doc__, "transparency")
     config = copy(work, "transparency")
     rows = [{"people": args.people, "run": "gold, full", **gold_run(config)}]
     print(json.dumps(rows[-1]), flush=True)

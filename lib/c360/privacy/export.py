@@ -80,7 +80,9 @@ def held_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, Data
     identifiers by their values."""
     store = ctx.store
     held = {t: store.read(t).join(keys, list(keys.columns), "left_semi") for t, keys in targets(ctx, found).items()}
-    for table in [SILVER_REDIRECTS, *store.list_tables("gold"), *store.list_tables(pseudonymise.LAYER)]:
+    customer_level = [*([SILVER_REDIRECTS] if store.exists(SILVER_REDIRECTS) else []), *store.list_tables("gold"),
+                      *store.list_tables(pseudonymise.LAYER)]
+    for table in customer_level:
         rows = _theirs(store.read(table), customer, found.events) if not table.split(".", 1)[1].startswith("_") else None
         if rows is not None:
             held[table] = rows

@@ -32,7 +32,7 @@ TABLE_NAME = re.compile(r"^(?P<layer>[a-z_][a-z0-9_]*)\.(?P<table>[a-z_][a-z0-9_
 LOG_ENTRY = re.compile(r"^(?P<version>\d{20})(\.(?P<last>\d{20}))?\.(json|crc|checkpoint\b.*|compacted\.json)(\.crc)?$")
 """A `_delta_log` entry of one version (or a compacted range): commit, checksum, checkpoint (parts)."""
 
-COMMENT_OPERATIONS = frozenset({"UPDATE FIELD METADATA", "CHANGE COLUMN"})
+COMMENT_OPERATIONS = frozenset({"UPDATE FIELD METADATA", "CHANGE COLUMN", "CHANGE COLUMNS"})
 """The commit operations of a column description (delta-rs, delta-spark): they change no row."""
 
 @dataclass(frozen=True)
@@ -364,18 +364,18 @@ class TableStore(ABC):
         """Column -> the comment in the table's schema (None where there is none)."""
 
     @abstractmethod
-    def _set_column_comment(self, table: str, column: str, comment: str) -> None: ...
+    def _set_column_comments(self, table: str, comments: Mapping[str, str]) -> None: ...
 
     def describe_columns(self, table: str, comments: Mapping[str, str]) -> list[str]:
-        """Write `comments` into the table's schema where a column of the table has another one or none (one
-        metadata commit per column; none when all are there already, so a re-run commits nothing); returns
+        """Write `comments` into the table's schema where a column of the table has another one or none (a
+        metadata commit, per column on delta-rs; none when all are there already, so a re-run commits nothing); returns
         the columns changed. An overwrite that replaces the schema drops comments, so callers apply them
         after their writes."""
         self.require(table)
         current = self.column_comments(table)
         changed = [c for c, text in comments.items() if c in current and current[c] != text]
-        for column in changed:
-            self._set_column_comment(table, column, comments[column])
+        if changed:
+            self._set_column_comments(table, {c: comments[c] for c in changed})
         return changed
 
     @abstractmethod

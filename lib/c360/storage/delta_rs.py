@@ -348,10 +348,11 @@ class DeltaRsStore(TableStore):
         self.require(table)
         return {f.name: f.metadata.get("comment") for f in self._table(table).schema().fields}
 
-    def _set_column_comment(self, table: str, column: str, comment: str) -> None:
+    def _set_column_comments(self, table: str, comments: Mapping[str, str]) -> None:
         dt = self._table(table)
-        field = next(f for f in dt.schema().fields if f.name == column)
-        dt.alter.set_column_metadata(column, {**{k: str(v) for k, v in field.metadata.items()}, "comment": comment})
+        for column, comment in comments.items():  # delta-rs sets one column's metadata per commit
+            field = next(f for f in dt.schema().fields if f.name == column)
+            dt.alter.set_column_metadata(column, {**{k: str(v) for k, v in field.metadata.items()}, "comment": comment})
 
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)

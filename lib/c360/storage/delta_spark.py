@@ -11,10 +11,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timezone
 
+import pyarrow.fs as pafs
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from c360.fs import filesystem
 from c360.storage.base import Commit, MergeSpec, TableStore, Txn, WriteResult, align_to_table
 
 TXN_APP = "spark.databricks.delta.write.txnAppId"
@@ -40,9 +42,9 @@ class DeltaSparkStore(TableStore):
         return DeltaTable.isDeltaTable(self.spark, self.path(table))
 
     def version(self, table: str) -> int | None:
-        if not self.exists(table):
-            return None
-        return int(self._table(table).history(1).select("version").first()[0])
+        # the log's snapshot answers without a Spark job (history() runs one per call)
+        found = int(self._snapshot(table).version())
+        return found if found >= 0 else None
 
     def schema(self, table: str) -> T.StructType:
         return self.read(table).schema
@@ -132,11 +134,21 @@ class DeltaSparkStore(TableStore):
         path = self.path(table)
         self.require(table)
         with self._retention_check(retention_hours):
-            listed = self.spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()
-            files = sorted(self._relative(path, r[0]) for r in listed)
-            if not dry_run:
-                self._table(table).vacuum(float(retention_hours))
-        return files
+            if dry_run:
+                listed = self.spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()
+                return sorted(self._relative(path, r[0]) for r in listed)
+            # what went is told by listing the folder before and after: one vacuum, not a dry run and a vacuum
+            before = self._data_files(path)
+            self._table(table).vacuum(float(retention_hours))
+            return sorted(before - self._data_files(path))
+
+    @staticmethod
+    def _data_files(path: str) -> set[str]:
+        """Every file under the table's folder but its log, relative to it."""
+        fs, root = filesystem(path)
+        found = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        return {f.path[len(root):].lstrip("/") for f in found if f.type == pafs.FileType.File
+                and not f.path[len(root):].lstrip("/").startswith("_delta_log")}
 
     @contextmanager
     def _retention_check(self, retention_hours: int) -> Iterator[None]:
@@ -184,9 +196,12 @@ class DeltaSparkStore(TableStore):
         self.require(table)
         return {f.name: f.metadata.get("comment") for f in self.read(table).schema.fields}
 
-    def _set_column_comment(self, table: str, column: str, comment: str) -> None:
-        text = comment.replace("\\", "\\\\").replace("'", "\\'")
-        self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` ALTER COLUMN `{column}` COMMENT '{text}'")
+    def _set_column_comments(self, table: str, comments: Mapping[str, str]) -> None:
+        def quoted(text: str) -> str:
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+        changes = ", ".join(f"`{column}` COMMENT {quoted(text)}" for column, text in comments.items())
+        self.spark.sql(f"ALTER TABLE delta.`{self.path(table)}` ALTER COLUMN {changes}")
 
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)

@@ -169,14 +169,16 @@ def benchmarks(results: dict[str, dict[str, Any]]) -> str:
 TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
           "silver-arrival": "A model that keeps up with deliveries", "incremental": "A batch against a full refresh",
           "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch",
-          "erase": "Erasure", "transparency": "Subject access export and pseudonymised analytics"}
+          "erase": "Erasure", "transparency": "Subject access export and pseudonymised analytics",
+          "review": "Stewards in the loop: labels against the truth"}
 COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
             "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
             "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
             "bronze": "python scripts/bench_bronze.py --people 100000",
             "gold": "python scripts/bench_gold.py --config conf/demo.yaml --truth demo/landing/truth",
             "stitching": "python scripts/bench_stitching.py", "erase": "python scripts/bench_erase.py --people 100000",
-            "transparency": "python scripts/bench_transparency.py --people 100000"}
+            "transparency": "python scripts/bench_transparency.py --people 100000",
+            "review": "python scripts/bench_review.py"}
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -287,6 +289,34 @@ def _transparency(rows: list[dict[str, Any]]) -> str:
                         [[r["people"], r["export"], r["wall_s"], r["bytes"], r.get("tables"), r.get("rows")] for r in exports])
 
 
+def _review(rows: list[dict[str, Any]]) -> str:
+    """The learning curve per set (F1 and precision against labels given) and the interval's coverage."""
+    curve = [r for r in rows if "labels" in r]
+    out = _table(["set", "labels", "precision", "recall", "F1", "F1 on unlabelled pairs", "missed reachable pairs recovered",
+                  "silver seconds"], [[r["set"], r["labels"], r["precision"], r["recall"], r["f1"], r["f1_unlabelled_pairs"],
+                                       f"{r['recovered']} of {r['missed_reachable']}", r["silver_s"]] for r in curve])
+    fig = go.Figure()
+    for name in dict.fromkeys(r["set"] for r in curve):
+        mine = [r for r in curve if r["set"] == name]
+        fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["f1"] for r in mine], mode="lines+markers", name=f"{name} F1"))
+        fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["precision"] for r in mine], mode="lines+markers",
+                                 name=f"{name} precision", line={"dash": "dot"}))
+    fig.update_layout(title="Learning curve: a simulated steward answers the review queue", xaxis_title="labels",
+                      yaxis_title="against the truth")
+    out += "
+" + _plot(fig) + "
+"
+    covers = [r for r in rows if r.get("coverage")]
+    if covers:
+        out += "
+The 95 % interval of `c360 evaluate --labels` from random labelled links, resampled:
+
+"
+        out += _table(["set", "true precision", "sample", "resamples", "covered"],
+                      [[r["set"], r["true_precision"], r["sample"], r["resamples"], r["covered"]] for r in covers])
+    return out
+
+
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental,
-    "erase": _erase, "transparency": _transparency}
+    "erase": _erase, "transparency": _transparency, "review": _review}

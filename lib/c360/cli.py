@@ -7,6 +7,7 @@ error. `--debug` shows the traceback of any error.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -60,12 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--output", help="write the result here (required for parquet)")
     sql.add_argument("--limit", type=int, default=50, help="rows to print as a table (default 50)")
 
-    evaluate = sub.add_parser("evaluate", help="compare silver.identity_map with a ground-truth file",
+    evaluate = sub.add_parser("evaluate", help="measure silver.identity_map against ground truth or a steward's labels",
                               description="Pairwise precision/recall/F1 and cluster measures of silver.identity_map "
-                                          "against a CSV of (source, source_record_id, true_id).")
+                                          "against a CSV of (source, source_record_id, true_id); or, with --labels, "
+                                          "precision and recall estimated from the labelled random sample of the "
+                                          "review queue, with 95% intervals.")
     _config_arg(evaluate)
-    evaluate.add_argument("--truth", required=True, nargs="+",
-                          help="ground-truth CSV file(s), glob(s) or folder(s) (every CSV there with the truth columns)")
+    against = evaluate.add_mutually_exclusive_group(required=True)
+    against.add_argument("--truth", nargs="+",
+                         help="ground-truth CSV file(s), glob(s) or folder(s) (every CSV there with the truth columns)")
+    against.add_argument("--labels", action="store_true", help="estimate from steward.labels' random-sample labels")
     evaluate.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
 
     train = sub.add_parser("train", help="train a new version of the Splink linkage model",
@@ -128,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", required=True, help="the file to write (JSON, or HTML with --format html)")
     export.add_argument("--format", default="json", choices=["json", "html"])
 
+    _steward_parsers(sub)
     sub.add_parser("config-schema", help="print the JSON Schema of the YAML config (editors validate with it)",
                    description="Print the JSON Schema of a c360 YAML config: every key with its description and "
                                "default, as conf/c360.schema.json holds it.")
@@ -154,6 +160,46 @@ def _person_request(args: argparse.Namespace) -> Request:
     kind, value = next((k, v) for k, v in (("customer_id", args.customer_id), ("email", args.email),
                                             ("phone", args.phone), ("record", args.source_id)) if v)
     return Request(f"--{kind.replace('_', '-')}" if kind != "record" else "--source-id", kind, value, args.source)
+
+
+def _steward_parsers(sub: argparse._SubParsersAction) -> None:
+    """The steward's commands: the review queue, label pairs, merge, keep apart, split (see steward)."""
+    review = sub.add_parser("review", help="write the pairs most worth a steward's review (CSV, HTML)",
+                            description="Pairs near the match threshold, links a guard vetoed, links that alone "
+                                        "join two parts of a customer, a stratified random sample (with weights, "
+                                        "for `c360 evaluate --labels`) and stale labels, both records side by side "
+                                        "with the comparison levels that decided the score; label them and record "
+                                        "the file with `c360 label`.")
+    _config_arg(review)
+    review.add_argument("--pairs", type=int, default=100, help="pairs to write, split over the kinds (default 100)")
+    review.add_argument("--kind", nargs="+", default=["stale", "vetoed", "uncertain", "bridges", "random"],
+                        choices=["stale", "vetoed", "uncertain", "bridges", "random"])
+    review.add_argument("--out", required=True, help="the CSV to write (label and note columns empty)")
+    review.add_argument("--html", help="also write the queue as an offline page that downloads the labelled CSV")
+    review.add_argument("--seed", type=int, default=42, help="the random sample's seed")
+    label = sub.add_parser("label", help="record a steward's labels from a review CSV",
+                           description="Validate the labelled rows of a review file (match, non-match or unsure; "
+                                       "empty labels are skipped) and append them to steward.labels; every later "
+                                       "run honours them.")
+    _config_arg(label)
+    label.add_argument("--file", required=True, help="the review CSV with its label (and note) columns filled")
+    merge = sub.add_parser("merge", help="join two customers: they are one person",
+                           description="A must-link between the two customers, honoured by every later run.")
+    apart = sub.add_parser("keep-apart", help="keep two customers apart: they are two people",
+                           description="Cannot-links between every record of one and every record of the other.")
+    for parser in (merge, apart):
+        _config_arg(parser)
+        parser.add_argument("--customers", required=True, nargs=2, metavar="ID")
+    split = sub.add_parser("split", help="split records off a customer: they are another person",
+                           description="Cannot-links between the named records and the customer's other records, "
+                                       "must-links among the named ones.")
+    _config_arg(split)
+    split.add_argument("--customer", required=True, help="the customer id")
+    split.add_argument("--records", required=True, help="SOURCE:ID[,SOURCE:ID...] of the records that leave")
+    for parser in (label, merge, apart, split):
+        parser.add_argument("--labeller", default=getpass.getuser(), help="who labels (default: the user name)")
+    for parser in (merge, apart, split):
+        parser.add_argument("--note", default="", help="why (kept with the labels)")
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -297,9 +343,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pyspark.sql import functions as F
 
     from c360.silver.evaluation import current_truth, evaluate, format_report
+    from c360.steward.estimates import format_estimate, measured
 
     _, spark, _, store = _open(args.config)
     store.require("silver.identity_map")
+    if args.labels:
+        estimated = measured(store)
+        print(format_estimate(estimated))
+        print(json.dumps(estimated))
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(estimated, indent=2))
+        return 0
     files = _truth_files(args.truth)
     truth = spark.read.csv(files, header=True)
     absent = set(TRUTH_COLUMNS) - set(truth.columns)
@@ -430,6 +484,40 @@ def cmd_export_subject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """`c360 review`: write the review queue (see steward.review)."""
+    from c360 import pipeline
+    from c360.steward import review
+
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+    queue = review.build(ctx, args.kind, args.pairs, args.seed)
+    written = review.write(queue, Path(args.out), Path(args.html) if args.html else None)
+    print(f"c360 review: {written} pairs written to {args.out}" + (f" and {args.html}" if args.html else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_steward(args: argparse.Namespace) -> int:
+    """`c360 label`, `merge`, `keep-apart`, `split`: append a steward's labels (see steward.actions)."""
+    from c360 import pipeline
+    from c360.steward import actions
+
+    config, spark, engine, store = _open(args.config)
+    ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
+    if args.command == "label":
+        done = actions.label_file(ctx, Path(args.file), args.labeller)
+    elif args.command == "merge":
+        done = actions.merge(ctx, *args.customers, args.labeller, args.note)
+    elif args.command == "keep-apart":
+        done = actions.keep_apart(ctx, *args.customers, args.labeller, args.note)
+    else:
+        done = actions.split(ctx, args.customer, [k.strip() for k in args.records.split(",") if k.strip()],
+                             args.labeller, args.note)
+    print(json.dumps(done))
+    print("c360: the next `c360 run` honours them", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `c360` command: parse the arguments, run the command, and turn a C360Error into one message
     and exit code 1 (a traceback only with --debug)."""
@@ -438,7 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"maintain": cmd_maintain, "generate": cmd_generate, "run": cmd_run, "sql": cmd_sql, "evaluate": cmd_evaluate, "train": cmd_train,
                 "sql-server": cmd_sql_server, "register": cmd_register, "report": cmd_report,
                 "config-schema": cmd_config_schema, "erase": cmd_erase,
-                "export-subject": cmd_export_subject}
+                "export-subject": cmd_export_subject, "label": cmd_steward, "review": cmd_review, "merge": cmd_steward,
+                "keep-apart": cmd_steward, "split": cmd_steward}
     try:
         return handlers[args.command](args)
     except C360Error as exc:

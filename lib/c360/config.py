@@ -419,7 +419,7 @@ class SilverSettings(_Strict):
     """How many runs' reports to keep; older run folders are deleted when a run writes its report."""
 
 
-LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "analytics")
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "analytics", "steward")
 """The warehouse's layers of tables (analytics: gold's pseudonymised copies, see gold.pseudonymised)."""
 
 GOLDEN_FIELDS: tuple[str, ...] = (

@@ -66,6 +66,8 @@ _REDIRECT = (
                              "(no records left, no successor)."),
     Column("run_id", "string", "The silver run that moved it."),
     Column("at", "timestamp", "When that run moved it (UTC)."),
+    Column("by", "string", "Who moved it: c360 (the linkage, or an erasure's retirement) or steward (a steward's "
+                           "labels given since the run before)."),
 )
 _PAIR = (
     _k("record_key_l", "string", "The pair's first record (the smaller key)."),
@@ -134,8 +136,11 @@ TABLES: tuple[Table, ...] = (
           "Every link clustering used: deterministic ones (a shared identifier) and Splink's above the threshold.",
           (*_PAIR, Column("method", "string", "exact:<identifier> for a deterministic link, splink for a scored one."))),
     Table("silver.scored_pairs", "scored pair at even odds or better",
-          "Every Splink pair the clustering read, so an incremental run rescores only the pairs a change touches.",
-          _PAIR),
+          "Every Splink pair at even odds or better, so an incremental run rescores only the pairs a change touches "
+          "and a steward can review the ones the first-name guard vetoed.",
+          (*_PAIR, Column("first_names_conflict", "boolean", "Both records name a first name and the two differ by more "
+                                                             "than a typo, nickname or initial, birth dates not equal: "
+                                                             "the pair never links."))),
     Table("silver.hub_identifiers", "identifier value not used for stitching",
           "Values shared by more records than silver.stitching allows (a shop's phone, a family e-mail) and "
           "placeholders: they link nothing deterministically.",
@@ -291,6 +296,25 @@ TABLES: tuple[Table, ...] = (
            Column("event_type", "string", "What happened."),
            Column("reason", "string", "anonymous_session, ambiguous_identifier, no_matching_customer or no_identifier."),
            Column("identifiers_seen", "array<string>", "Which identifiers the event carried (names, not values)."))),
+    Table("steward.labels", "label a steward gave a pair of records",
+          "Pairs of person records a steward marked as one person (match), two people (non-match) or unsure, "
+          "directly or through c360 merge, keep-apart and split; every silver run honours the newest label of "
+          "each pair. Appended only: no run rebuilds or restores it.",
+          (_k("label_id", "string", "The label's id (a hash of the pair, label, labeller, time and file line)."),
+           Column("record_key_l", "string", "The pair's first record (the smaller key)."),
+           Column("record_key_r", "string", "The pair's second record."),
+           Column("label", "string", "match (must-link), non-match (cannot-link) or unsure (withdraws an earlier label)."),
+           Column("origin", "string", "review (a label file), merge, keep-apart or split."),
+           Column("labeller", "string", "Who gave it."),
+           Column("labelled_at", "timestamp", "When it was recorded (UTC)."),
+           Column("note", "string", "The steward's note, free text."),
+           Column("source_file", "string", "The label file's name, or the command that wrote it."),
+           Column("identity_l", "string", "SHA-256 of the first record's identity fields when labelled: a label "
+                                          "whose record changed since is stale and goes back to review."),
+           Column("identity_r", "string", "The same for the second record."),
+           Column("queue", "string", "The review queue kind the pair came from (uncertain, vetoed, bridges, random, stale)."),
+           Column("stratum", "string", "A random sample's stratum (link or non-link)."),
+           Column("weight", "double", "A random sample's weight: the pairs of its stratum each labelled pair stands for."))),
 )
 
 # maps and arrays that hold no person's data: field names, sources, ids, counts and times

@@ -19,10 +19,13 @@ from c360 import pipeline
 from c360.config import PrivacySettings
 from c360.errors import C360Error
 from c360.privacy.erase import erase, purge_pending
+from c360.privacy.export import export_subject
 from c360.privacy.subjects import Request
 from c360.session import EngineChoice
 from c360.silver.linkage.keys import linkage_input
 from c360.silver.model import NAME
+from c360.steward import actions
+from c360.steward.labels import LABELS, Label
 from tests.conftest import TEST_SALT, require_delta_spark
 from tests.privacy.people import landed_warehouse, subject
 from tests.scan import files_holding
@@ -79,6 +82,8 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     config = config.model_copy(update={"privacy": PrivacySettings(purge=purge)})
     pipeline.run(_context(config, spark, store, engine), "all")
     customer, values = subject(tmp_path, store)
+    if purge == "immediate":  # a steward's labels and notes about them go too (and their export shows them)
+        _a_steward_labels(config, spark, store, engine, customer)
     warehouse = Path(config.warehouse)
     assert files_holding(warehouse, values), "the person should be in the warehouse before the erasure"
     before = _others(store, customer)
@@ -107,6 +112,9 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     assert files_holding(warehouse, values) == {}
     assert _others(store, customer) == before
     assert _term_frequency_values(config) & names == set()
+    if purge == "immediate":
+        kept = store.read(LABELS).collect()
+        assert kept == [], "every label of the person's records is gone, with its note"
     retired = store.read("silver.customer_id_redirects").where(F.col("old_customer_id") == customer).collect()
     assert [r["kind"] for r in retired] == ["retire"]
     log = store.read("privacy.erasures").collect()
@@ -116,6 +124,20 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
     else:
         after = pipeline.run(_context(config, spark, store, engine), "all")
         assert after["silver"]["status"].startswith("unchanged") and after["gold"]["status"].startswith("unchanged")
+
+
+def _a_steward_labels(config, spark, store, engine, customer: str) -> None:  # noqa: ANN001
+    """A label with a note between two of the person's records and cannot-links to another customer's; the
+    runs take them in, and the person's export shows the note and counts the pairs with the other's records."""
+    keys = sorted(r.record_key for r in store.read("silver.identity_map").where(F.col("customer_id") == customer).collect())
+    other = store.read("silver.identity_map").where(F.col("customer_id") != customer).orderBy("record_key").first().customer_id
+    ctx = _context(config, spark, store, engine)
+    actions.record(ctx, [Label.of(keys[0], keys[1], "match", "called: same person, " + keys[0])], actions.REVIEW, "ann", "r.csv")
+    actions.keep_apart(ctx, customer, other, "ann")
+    pipeline.run(_context(config, spark, store, engine), "all")
+    export = export_subject(_context(config, spark, store, engine), Request("x", "customer_id", customer))
+    assert [r["note"] for r in export["steward_labels"]] == ["called: same person, " + keys[0]]
+    assert export["tables"][LABELS]["not_shown"]["rows"] >= len(keys)
 
 
 def _redelivered_files_bring_nobody_back(root: Path, config, store, spark, engine, values) -> None:  # noqa: ANN001

@@ -28,7 +28,8 @@ def as_dict(ids: DataFrame) -> dict[str, str]:
 
 
 def redirects(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    return spark.createDataFrame(rows, REDIRECT_SCHEMA)
+    """Redirect rows; those without `by` are the linkage's."""
+    return spark.createDataFrame([(*r, "c360") if len(r) == 5 else r for r in rows], REDIRECT_SCHEMA)
 
 
 def test_ids_are_opaque_and_stable(spark: SparkSession) -> None:
@@ -47,6 +48,14 @@ def test_a_merge_keeps_the_larger_customer_and_redirects_the_other(spark: SparkS
     got = lifecycle(clusters(spark, "abcde"), before, None, "r", T1)
     assert set(as_dict(got.ids).values()) == {"C1"}, "the merged cluster keeps the id with most of its records"
     assert_df_equality(got.redirects, redirects(spark, [("C2", "C1", "merge", "r", T1)]), ignore_nullable=True)
+
+
+def test_moves_of_customers_holding_a_newly_labelled_record_are_the_stewards(spark: SparkSession) -> None:
+    before = previous(spark, {"a": "C1", "b": "C1", "c": "C2", "d": "C3", "e": "C4"})
+    touched = spark.createDataFrame([("c",)], "record_key string")
+    got = lifecycle(clusters(spark, "abc d e"), before, None, "r", T1, touched=touched)
+    assert_df_equality(got.redirects, redirects(spark, [("C2", "C1", "merge", "r", T1, "steward")]), ignore_nullable=True)
+    assert got.churn["customers_moved_by_steward"] == 1
 
 
 def test_a_merge_of_equal_customers_keeps_the_one_created_first(spark: SparkSession) -> None:
@@ -127,4 +136,4 @@ def test_churn_counts_each_kind_of_change(spark: SparkSession) -> None:
     assert ids["g"] not in ("C1", "C2", "C3", "C4")
     assert got.churn == {
         "customers_created": 1, "customers_merged": 1, "customers_split": 0, "customers_retired": 1,
-        "records_reassigned": 1}
+        "records_reassigned": 1, "customers_moved_by_steward": 0}

@@ -73,7 +73,7 @@ def test_silver_stage_end_to_end(project_root: Path, tmp_path: Path, spark: Spar
     ctx = pipeline.RunContext(config, spark, store, EngineChoice("delta-rs", "test"), pipeline.new_run_id(), full_refresh=True)
     summary = pipeline.run(ctx, "silver")["silver"]
     assert summary["churn"] == {"customers_created": 0, "customers_merged": 1, "customers_split": 0,
-                                "customers_retired": 0, "records_reassigned": 1}
+                                "customers_retired": 0, "records_reassigned": 1, "customers_moved_by_steward": 0}
     redirects = [(r.old_customer_id, r.new_customer_id, r.kind, r.run_id) for r in store.read("silver.customer_id_redirects").collect()]
     assert redirects == [("Cold", customer, "merge", ctx.run_id)]
     assert {r.record_key: r.customer_id for r in store.read("silver.identity_map").collect()} == ids

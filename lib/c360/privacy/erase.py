@@ -37,7 +37,7 @@ from c360.pipeline import RunContext
 from c360.privacy import files, subjects, suppression
 from c360.privacy.lookup import Subjects, find_subjects, require_current, rows_affected, targets
 from c360.privacy.subjects import Request
-from c360.silver.customer_ids import collapse
+from c360.silver.customer_ids import BY_C360, collapse
 from c360.silver.stitching import identifier_values
 from c360.silver.tables import COMPONENTS, HUBS, IDENTITY, RECORDS, REDIRECTS, SCORED
 from c360.storage import MergeSpec, TableStore, Txn
@@ -99,7 +99,8 @@ def _retire(ctx: RunContext, found: Subjects, txn: Txn, now: datetime) -> None:
     store = ctx.store
     retired = found.customers.select(F.col("customer_id").alias("old_customer_id"),
                                      F.lit(None).cast("string").alias("new_customer_id"), F.lit("retire").alias("kind"),
-                                     F.lit(ctx.run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("at"))
+                                     F.lit(ctx.run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("at"),
+                                     F.lit(BY_C360).alias("by"))
     history = store.read(REDIRECTS) if store.exists(REDIRECTS) else None
     store.overwrite(collapse(history, retired, ctx.run_id, now).localCheckpoint(), REDIRECTS, txn=txn)
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from importlib import resources
 
-from jinja2 import Environment, select_autoescape
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
@@ -38,10 +36,12 @@ from c360.privacy.subjects import Request
 from c360.silver.stitching import identifier_values
 from c360.silver.tables import COMPONENTS, HUBS, MATCH_PAIRS, SCORED
 from c360.silver.tables import REDIRECTS as SILVER_REDIRECTS
+from c360.steward.labels import LABELS
 from c360.table_registry import BY_NAME
+from c360.templates import render
 
 SCHEMA = "c360/subject-export/1"
-STEWARD_NOTE = "no steward labels or notes are kept in this version of c360"
+STEWARD_NOTE = "no steward has labelled or noted anything about these records"
 QUARANTINE_ROW = "a record of a source that broke its contract, as it came, with the reason"
 # the order a person reads them in; any other table follows
 FIRST = (PROFILE, CONTACTS, TIMELINE, XREF, SILVER_REDIRECTS, REDIRECTS, METRICS, HOUSEHOLDS, UNRESOLVED)
@@ -64,14 +64,13 @@ def export_subject(ctx: RunContext, request: Request) -> dict:
             "request": {"kind": request.kind, "value": request.value, "source": request.source},
             "customer_id": customer,
             "held_in": {t: len(v["rows"]) + v.get("not_shown", {}).get("rows", 0) for t, v in tables.items()},
-            "consent": consent(profile), "tables": tables, "steward_labels": [], "steward_note": STEWARD_NOTE}
+            "consent": consent(profile), "tables": tables,
+            "steward_labels": tables.get(LABELS, {}).get("rows", []), "steward_note": STEWARD_NOTE}
 
 
 def page(export: dict) -> str:
     """The export as one HTML page (inline style, no script, nothing loaded from the network)."""
-    template = resources.files("c360.privacy").joinpath("subject.html.j2").read_text(encoding="utf-8")
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return env.from_string(template).render(e=export)
+    return render("c360.privacy", "subject.html.j2", e=export)
 
 
 def held_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, DataFrame]:
@@ -117,11 +116,12 @@ def shown_rows(ctx: RunContext, found: Subjects, customer: str) -> dict[str, tup
     out = {}
     for table, frame in held.items():
         hidden = None
-        if table in (SCORED, MATCH_PAIRS):
+        if table in (SCORED, MATCH_PAIRS, LABELS):
             inside = (frame.join(own.withColumnRenamed("record_key", "record_key_l"), "record_key_l", "left_semi")
                       .join(own.withColumnRenamed("record_key", "record_key_r"), "record_key_r", "left_semi"))
             others = frame.count() - inside.count()
-            frame, hidden = inside, ({"rows": others, "why": "links to other people's records"} if others else None)
+            why = "labels of pairs with other people's records" if table == LABELS else "links to other people's records"
+            frame, hidden = inside, ({"rows": others, "why": why} if others else None)
         elif table == COMPONENTS:
             foreign = ~F.col("component").isin([r[0] for r in own.collect()])
             frame = frame.withColumn("component", F.when(foreign, F.lit("(another record)")).otherwise(F.col("component")))

@@ -21,6 +21,7 @@ from c360.pipeline import RunContext, last_fingerprint, last_summary
 from c360.privacy import subjects
 from c360.privacy.subjects import Request
 from c360.silver.tables import COMPONENTS, IDENTITY, INTERACTIONS, MATCH_PAIRS, RECORDS, REDIRECTS, SCORED
+from c360.steward.labels import LABELS
 
 
 @dataclass
@@ -121,6 +122,8 @@ def targets(ctx: RunContext, found: Subjects) -> dict[str, DataFrame]:
         if store.exists(table):
             out[table] = _pairs_of(store.read(table), keys)
     out[INTERACTIONS] = events
+    if store.exists(LABELS):
+        out[LABELS] = _pairs_of(store.read(LABELS), keys)
     return {t: k.localCheckpoint() for t, k in out.items() if store.exists(t)}
 
 

@@ -36,7 +36,7 @@ def versions() -> dict[str, str | None]:
 
 def table_counts(store: TableStore) -> dict[str, dict[str, int]]:
     """Rows per table, per layer (bookkeeping tables, whose names start with `_`, left out)."""
-    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS if layer != "analytics" or store.list_tables(layer)}
+    counts: dict[str, dict[str, int]] = {layer: {} for layer in LAYERS if layer in ("bronze", "silver", "gold") or store.list_tables(layer)}
     for name in store.list_tables():
         layer, table = name.split(".", 1)
         if layer in counts and not table.startswith("_"):
@@ -123,6 +123,20 @@ def _privacy(ctx: RunContext) -> dict:
             "note": purge_note(pending, ctx.config.privacy.purge_window_days, datetime.now(timezone.utc))}
 
 
+def steward(store: TableStore) -> dict:
+    """The steward's labels as the latest silver run applied them, and the latest quality estimate from the
+    labelled random sample (see steward.estimates); empty without labels."""
+    from c360.steward.estimates import format_estimate, measured
+    from c360.steward.labels import LABELS
+
+    if not store.exists(LABELS):
+        return {}
+    applied = (last_summary(store, "silver._runs") or {}).get("steward", {})
+    estimate = measured(store)
+    return {"labels": store.row_count(LABELS), "applied": applied, "estimate": estimate,
+            "estimate_text": format_estimate(estimate)}
+
+
 def collect(ctx: RunContext, results: dict[str, dict], error: str | None) -> dict:
     """Everything summary.json holds for this run."""
     failures = [m for s in results.values() for m in s.get("failed", [])] + ([error] if error else [])
@@ -136,5 +150,5 @@ def collect(ctx: RunContext, results: dict[str, dict], error: str | None) -> dic
         "bronze_this_run": {name: {k: s.get(k) for k in ("status", "records", "written", "quarantined")} for name, s in bronze.items()},
         "quarantine": quarantine(ctx.store), "linkage": linkage(ctx.store),
         "gold": {k: gold.get(k) for k in ("run_id", "completeness", "unresolved_interactions", "profiles_changed")},
-        "privacy": _privacy(ctx),
+        "privacy": _privacy(ctx), "steward": steward(ctx.store),
     }

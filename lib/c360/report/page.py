@@ -3,13 +3,11 @@ the network: plotly's script is a file beside the run folders (clusters and CI h
 
 from __future__ import annotations
 
-from importlib import resources
-
 import plotly
-from jinja2 import Environment, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from c360.report.figures import figures
+from c360.templates import render as render_template
 
 PLOTLY_JS = f"plotly-{plotly.__version__}.min.js"
 
@@ -25,6 +23,4 @@ def render(summary: dict, charts: list[str], plotly_src: str) -> str:
     plots = {name: fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}",
                                 config={"displaylogo": False, "responsive": True})
              for name, fig in figures(summary).items()}
-    template = resources.files("c360.report").joinpath("index.html.j2").read_text(encoding="utf-8")
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return env.from_string(template).render(s=summary, plots=plots, charts=charts, plotly_src=plotly_src)
+    return render_template("c360.report", "index.html.j2", s=summary, plots=plots, charts=charts, plotly_src=plotly_src)

@@ -36,8 +36,9 @@ from c360.frames import local_frame
 ID_PREFIX = "C"
 IDS_SCHEMA = "record_key string, customer_id string, customer_created_at timestamp"
 KEPT_SCHEMA = "component string, prev string, created timestamp"
-REDIRECT_COLUMNS = ("old_customer_id", "new_customer_id", "kind", "run_id", "at")
-REDIRECT_SCHEMA = "old_customer_id string, new_customer_id string, kind string, run_id string, at timestamp"
+REDIRECT_COLUMNS = ("old_customer_id", "new_customer_id", "kind", "run_id", "at", "by")
+REDIRECT_SCHEMA = "old_customer_id string, new_customer_id string, kind string, run_id string, at timestamp, by string"
+BY_C360, BY_STEWARD = "c360", "steward"  # who moved an id: the linkage, or a steward's labels
 SPARK_ROUNDS = 5
 """Rounds of mutual best matches on Spark; what is left after them (rare chains of conflicts) is matched on
 the driver, where it is a few rows."""
@@ -151,9 +152,11 @@ def _no_match(components: DataFrame) -> DataFrame:
     return local_frame(components.sparkSession, [], KEPT_SCHEMA)
 
 
-def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, run_id: str, now: datetime) -> DataFrame:
+def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, run_id: str, now: datetime,
+                  steward: DataFrame | None = None) -> DataFrame:
     """This run's redirects (see the module) from the `overlaps`, the clusters' ids (`named`) and every id of
-    the previous map (`earlier`: distinct customer_id): where the records of each earlier id that lost some went."""
+    the previous map (`earlier`: distinct customer_id): where the records of each earlier id that lost some went;
+    `by` is the steward's for the ids in `steward` (customer_id: those holding a record of a new label)."""
     moved = (candidates.join(named.select("component", F.col("customer_id").alias("new_customer_id")), "component")
              .where("prev <> new_customer_id")
              .groupBy(F.col("prev").alias("old_customer_id"), "new_customer_id").agg(F.sum("n").alias("n")))
@@ -166,7 +169,11 @@ def run_redirects(candidates: DataFrame, named: DataFrame, earlier: DataFrame, r
             .join(candidates.select(F.col("prev").alias("old_customer_id")), "old_customer_id", "left_anti")
             .select("old_customer_id", F.lit(None).cast("string").alias("new_customer_id"), F.lit("retire").alias("kind")))
     stamp = [F.lit(run_id).alias("run_id"), F.lit(now).cast("timestamp").alias("at")]
-    return moves.unionByName(gone).select("*", *stamp).select(*REDIRECT_COLUMNS)
+    rows = moves.unionByName(gone).select("*", *stamp)
+    if steward is None:
+        return rows.withColumn("by", F.lit(BY_C360)).select(*REDIRECT_COLUMNS)
+    marked = steward.select(F.col("customer_id").alias("old_customer_id"), F.lit(BY_STEWARD).alias("by")).distinct()
+    return rows.join(marked, "old_customer_id", "left").withColumn("by", F.coalesce("by", F.lit(BY_C360))).select(*REDIRECT_COLUMNS)
 
 
 def collapse(history: DataFrame | None, new: DataFrame, run_id: str, now: datetime) -> DataFrame:
@@ -175,6 +182,8 @@ def collapse(history: DataFrame | None, new: DataFrame, run_id: str, now: dateti
     id points at itself, one row per (old, new) pair (the newest)."""
     if history is None:
         return new
+    if "by" not in history.columns:  # a table an earlier c360 wrote: every move was the linkage's
+        history = history.withColumn("by", F.lit(BY_C360))
     successor = new.where("kind = 'merge'").select(F.col("old_customer_id").alias("_via"), F.col("new_customer_id").alias("_to"))
     retired = new.where("kind = 'retire'").select(F.col("old_customer_id").alias("_via"), F.lit(True).alias("_retired"))
     via = history.join(successor, history["new_customer_id"] == successor["_via"], "left").drop("_via")
@@ -185,7 +194,8 @@ def collapse(history: DataFrame | None, new: DataFrame, run_id: str, now: dateti
         F.when(retire_row, F.lit(None)).otherwise(F.coalesce("_to", "new_customer_id")).alias("new_customer_id"),
         F.when(retire_row, F.lit("retire")).otherwise(F.col("kind")).alias("kind"),
         F.when(retire_row, F.lit(run_id)).otherwise(F.col("run_id")).alias("run_id"),
-        F.when(retire_row, F.lit(now).cast("timestamp")).otherwise(F.col("at")).alias("at"))
+        F.when(retire_row, F.lit(now).cast("timestamp")).otherwise(F.col("at")).alias("at"),
+        F.when(retire_row, F.lit(BY_C360)).otherwise(F.col("by")).alias("by"))
     rows = updated.unionByName(new.select(*REDIRECT_COLUMNS)).where(
         F.col("new_customer_id").isNull() | (F.col("old_customer_id") != F.col("new_customer_id")))
     newest = Window.partitionBy("old_customer_id", F.coalesce("new_customer_id", F.lit(""))).orderBy(F.desc("at"), F.desc("run_id"))
@@ -197,17 +207,19 @@ def churn(candidates: DataFrame, named: DataFrame, redirects: DataFrame) -> dict
     kinds = {r["kind"]: r["n"] for r in redirects.groupBy("kind").agg(F.countDistinct("old_customer_id").alias("n")).collect()}
     moved = (candidates.join(named.select("component", "customer_id"), "component")
              .where("prev <> customer_id").agg(F.sum("n")).first()[0])
+    steward = redirects.where(F.col("by") == BY_STEWARD).select("old_customer_id").distinct().count()
     return {"customers_created": named.where("fresh").count(), "customers_merged": kinds.get("merge", 0),
             "customers_split": kinds.get("split", 0), "customers_retired": kinds.get("retire", 0),
-            "records_reassigned": int(moved or 0)}
+            "records_reassigned": int(moved or 0), "customers_moved_by_steward": steward}
 
 
 def lifecycle(components: DataFrame, previous: DataFrame | None, history: DataFrame | None, run_id: str,
-              now: datetime, elsewhere: DataFrame | None = None) -> IdChanges:
+              now: datetime, elsewhere: DataFrame | None = None, touched: DataFrame | None = None) -> IdChanges:
     """Ids for `components`, this run's redirects, the collapsed redirect table and the churn, from the
     previous identity map and redirect table (None on a first run). An incremental run passes the part of
     the previous map its clusters cover and the ids of the rest (`elsewhere`: customer_id), which stay as
-    they are and are never handed out again."""
+    they are and are never handed out again. The moves of customers holding a record of `touched`
+    (record_key: those of labels given since the last run) are marked as the steward's."""
     used = history.select(F.col("old_customer_id").alias("customer_id")) if history is not None else None
     if elsewhere is not None:
         used = elsewhere.select("customer_id") if used is None else used.unionByName(elsewhere.select("customer_id"))
@@ -223,6 +235,7 @@ def lifecycle(components: DataFrame, previous: DataFrame | None, history: DataFr
     if earlier is None:
         redirects = local_frame(components.sparkSession, [], REDIRECT_SCHEMA)
     else:
-        redirects = run_redirects(candidates, named, earlier, run_id, now).localCheckpoint()
+        steward = None if touched is None else previous.join(touched, "record_key", "left_semi")
+        redirects = run_redirects(candidates, named, earlier, run_id, now, steward).localCheckpoint()
     return IdChanges(ids, redirects, collapse(history, redirects, run_id, now).localCheckpoint(),
                      churn(candidates, named, redirects))

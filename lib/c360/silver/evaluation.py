@@ -90,9 +90,9 @@ def true_pairs(truth: DataFrame) -> DataFrame:
             .select(F.col("a.record_key").alias("record_key_l"), F.col("b.record_key").alias("record_key_r")))
 
 
-def blocking_recall(keys: DataFrame, truth: DataFrame, rules: list[str], exact_edges: DataFrame | None = None) -> dict:
-    """Share of true pairs that a blocking rule (SQL over l./r. match keys) generates or deterministic
-    stitching (`exact_edges`: record_key_l, record_key_r) joins: the ceiling of linkage recall."""
+def reached_pairs(keys: DataFrame, truth: DataFrame, rules: list[str], exact_edges: DataFrame | None = None) -> DataFrame:
+    """(record_key_l, record_key_r, blocked) of every true pair: whether a blocking rule (SQL over l./r. match
+    keys) generates it or deterministic stitching (`exact_edges`: record_key_l, record_key_r) joins it."""
     pairs = true_pairs(truth)
     joined = (pairs.join(keys.alias("l"), F.col("record_key_l") == F.col("l.record_key"))
               .join(keys.alias("r"), F.col("record_key_r") == F.col("r.record_key")))
@@ -104,6 +104,13 @@ def blocking_recall(keys: DataFrame, truth: DataFrame, rules: list[str], exact_e
         a = exact_edges.select("record_key_l", "record_key_r")
         both = a.unionByName(a.select(F.col("record_key_r").alias("record_key_l"), F.col("record_key_l").alias("record_key_r")))
         flagged = flagged.join(both.withColumn("stitched", F.lit(True)), ["record_key_l", "record_key_r"], "left")
-        flagged = flagged.withColumn("blocked", F.col("blocked") | F.coalesce("stitched", F.lit(False)))
+        flagged = flagged.withColumn("blocked", F.col("blocked") | F.coalesce("stitched", F.lit(False))).drop("stitched")
+    return flagged
+
+
+def blocking_recall(keys: DataFrame, truth: DataFrame, rules: list[str], exact_edges: DataFrame | None = None) -> dict:
+    """Share of true pairs that a blocking rule generates or deterministic stitching joins (see
+    reached_pairs): the ceiling of linkage recall."""
+    flagged = reached_pairs(keys, truth, rules, exact_edges)
     total, hit = flagged.select(F.count("*"), F.sum(F.col("blocked").cast("int"))).first()
     return {"true_pairs": int(total), "reached": int(hit or 0), "blocking_recall": round((hit or 0) / total, 5) if total else 1.0}

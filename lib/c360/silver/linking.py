@@ -36,7 +36,9 @@ from c360.silver.linkage.spec import ModelSpec, build as build_spec, profile, sp
 from c360.silver.linkage.training import TrainingResult
 from c360.silver.stitching import deterministic_edges, edges_since
 from c360.silver.clustering.base import PAIR
+from c360.silver.clustering.constraints import MUST_STRENGTH, keep_apart, with_must_links
 from c360.silver.tables import COMPONENTS, HUBS, IDENTITY, MATCH_PAIRS, REDIRECTS, SCORED
+from c360.steward import labels as labels_module
 from c360.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ def cluster_guards(keys: DataFrame, spec: ModelSpec) -> DataFrame:
 
 def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile, backend: LinkageBackend,
           report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> tuple[DataFrame, dict, object]:
-    """Scored pairs that may link (first-name conflicts removed), a summary, and the linker for charts; with
+    """Scored pairs (first_names_conflict says which may never link), a summary, and the linker for charts; with
     `changed` (record keys), only the pairs with a changed record are scored."""
     silver = ctx.config.silver
     settings = for_dialect(model.load(), spec, backend.dialect)
@@ -143,12 +145,14 @@ def score(ctx: RunContext, keys: DataFrame, spec: ModelSpec, model: model_store.
         charts_module.write_charts(linker, splink_frame, report_dir)
     summary = {"comparisons": counts[-1]["cumulative"] if counts else 0, "blocking": counts, "predict_seconds": watch["predict"],
                "pairs_above_threshold_with_other_first_names": conflicting, "charts": report_dir}
-    return prediction.without_conflicts(scored), summary, (linker, splink_frame)
+    return scored, summary, (linker, splink_frame)
 
 
 def kept_pairs(ctx: RunContext, changed: DataFrame) -> DataFrame:
     """The pairs the last run scored whose records both stayed as they were."""
     stored = ctx.store.read(SCORED)
+    if "first_names_conflict" not in stored.columns:  # written by an earlier c360, which kept only those that may link
+        stored = stored.withColumn("first_names_conflict", F.lit(False))
     for side in ("record_key_l", "record_key_r"):
         stored = stored.join(changed.select(F.col("record_key").alias(side)), side, "left_anti")
     return stored
@@ -184,16 +188,41 @@ def cluster_scope(ctx: RunContext, records: DataFrame, exact: DataFrame, scored:
     return scope.affected(records, now, ctx.store.read(COMPONENTS), focus).localCheckpoint()
 
 
+def steward_constraints(ctx: RunContext, records: DataFrame) -> tuple[labels_module.InForce | None, dict]:
+    """The steward's labels in force for `records` (None without any) and what the run summary says of them:
+    how many must- and cannot-links apply, how many labels are stale, and every cannot-link a chain of
+    must-links would break (cannot-link wins)."""
+    if not ctx.store.exists(labels_module.LABELS):
+        return None, {}
+    found = labels_module.in_force(ctx.store.read(labels_module.LABELS), records)
+    must = [(r[0], r[1]) for r in found.must.collect()]
+    cannot = [(r[0], r[1]) for r in found.cannot.collect()]
+    conflicts = labels_module.conflicts(must, cannot)
+    for conflict in conflicts:
+        log.warning("silver: a chain of must-links %s joins %s, labelled apart: kept apart",
+                    conflict["must_links"], conflict["cannot_link"])
+    return found, {"must_links": len(must), "cannot_links": len(cannot), "stale_labels": found.stale.count(),
+                   "conflicts": conflicts}
+
+
 def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpec, model: model_store.ModelFile | None,
-            backend: LinkageBackend, report_dir: str, watch: Stopwatch, changed: DataFrame | None = None) -> dict:
+            backend: LinkageBackend, report_dir: str, watch: Stopwatch, changed: DataFrame | None = None,
+            touched: DataFrame | None = None) -> dict:
     """Link, cluster and id the records; returns the frames to write and a summary. With `changed` (record
     keys of new, changed and deleted records), only their pairs are scored and the last run's other scored
     pairs are kept (the pairs a full run would score: a pair's score reads its two records only), and only
-    the part of the graph a change can reach is clustered and given ids again (`scope` in the result)."""
+    the part of the graph a change can reach is clustered and given ids again (`scope` in the result), which
+    also holds the records of labels given since the last run (`touched`). A steward's labels are honoured
+    (see clustering.constraints)."""
     silver = ctx.config.silver
     with watch.step("deterministic stitching"):
         exact, hubs, focus = stitch(ctx, records, spec, changed)
-    summary: dict = {"comparisons": 0, "predict_seconds": 0.0, "charts": report_dir}
+        steward, steward_summary = steward_constraints(ctx, records)
+        if steward is not None:
+            exact = with_must_links(exact, steward.must).localCheckpoint()
+        if focus is not None and touched is not None:
+            focus = focus.select("record_key").unionByName(touched.select("record_key")).distinct()
+    summary: dict = {"comparisons": 0, "predict_seconds": 0.0, "charts": report_dir, "steward": steward_summary}
     linked = None
     if model is not None:
         scored, found, linked = score(ctx, keys, spec, model, backend, report_dir, watch, changed)
@@ -201,7 +230,10 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         if changed is not None:
             scored = scored.unionByName(kept_pairs(ctx, changed)).localCheckpoint()
     else:
-        scored = local_frame(ctx.spark, [], "record_key_l string, record_key_r string, match_probability double, match_weight double")
+        scored = local_frame(ctx.spark, [], "record_key_l string, record_key_r string, match_probability double, "
+                                            "match_weight double, first_names_conflict boolean")
+    every = scored  # kept whole: the review queue shows the pairs the first-name guard vetoed
+    scored = prediction.without_conflicts(every)
     with watch.step("clustering"):
         rules = clustering.ClusterRules(min_weight=math.log2(silver.linkage.threshold / (1 - silver.linkage.threshold)),
                                         margin=silver.linkage.ambiguity_margin, max_size=silver.max_cluster_size)
@@ -211,10 +243,15 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         pairs = match_pairs(exact, scored, silver.linkage.threshold).localCheckpoint()
         region = None if focus is None else cluster_scope(ctx, records, exact, scored, focus, rules.weakest_link)
         part = (lambda frame, *cols: frame) if region is None else (lambda frame, *cols: scope.within(frame, region, *cols))
-        strength = part(pairs, *PAIR).select(*PAIR, F.coalesce("match_weight", F.lit(1000.0)).alias("strength"))
+        must_first = F.when(F.col("method") == "steward", F.lit(MUST_STRENGTH))
+        strength = part(pairs, *PAIR).select(*PAIR, F.coalesce(must_first, "match_weight", F.lit(1000.0)).alias("strength"))
         found = engine.cluster(part(records, "record_key"), part(exact, *PAIR), part(scored, *PAIR), strength,
                                part(cluster_guards(keys, spec), "record_key"), rules)
-        components = found.components.localCheckpoint()
+        components = found.components
+        if steward is not None:
+            components, apart = keep_apart(components, strength, part(steward.cannot, *PAIR))
+            summary["steward"]["clusters_kept_apart"] = apart
+        components = components.localCheckpoint()
     summary.update(clustering_seconds=watch["clustering"], clustering_rounds=found.rounds, oversized_clusters=found.oversized,
                    clustering_engine={"name": engine.name, "why": why},
                    records_clustered=components.count() if region is not None else None)
@@ -228,14 +265,14 @@ def resolve(ctx: RunContext, records: DataFrame, keys: DataFrame, spec: ModelSpe
         if covered is not None and previous is not None:
             elsewhere = previous.join(covered, "record_key", "left_anti").select("customer_id").distinct()
             previous = previous.join(covered, "record_key", "left_semi")
-        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now, elsewhere)
+        changes = customer_ids.lifecycle(components, previous, history, ctx.run_id, now, elsewhere, touched)
         summary["churn"] = changes.churn
     if linked is not None:
         linker, frame = linked
         with watch.step("charts"):
             charts_module.cluster_studio(backend, linker, frame, components, keys, os.path.join(report_dir, "cluster_studio.html"))
     ids = identity_map(part(records, "record_key"), changes.ids, part(pairs, *PAIR), previous, now)
-    return {"pairs": pairs, "scored": scored, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
+    return {"pairs": pairs, "scored": every, "hubs": hubs, "identity_map": ids, "redirects": changes.table,
             "graph": found.graph, "scope": covered,
             "summary": summary}
 
@@ -373,9 +410,11 @@ def _model_line(model: model_store.ModelFile | None) -> dict | None:
 
 
 def link_people(ctx: RunContext, records: DataFrame, increment: changes_module.Increment | None,
-                current: model_store.ModelFile | None, watch: Stopwatch) -> tuple[dict, dict, model_store.ModelFile | None, str | None]:
+                current: model_store.ModelFile | None, watch: Stopwatch, touched: DataFrame | None = None
+                ) -> tuple[dict, dict, model_store.ModelFile | None, str | None]:
     """Match keys, model, links, clusters and ids of `records`: the frames to write with a summary, the linkage
-    summary, the model used, and why every pair was scored although the run is incremental (or None)."""
+    summary, the model used, and why every pair was scored although the run is incremental (or None);
+    `touched`: the records of labels given since the last run (see resolve)."""
     with watch.step("match keys"):
         keys = linkage_input(records).localCheckpoint()
         spec = build_spec(profile(keys), ctx.config)
@@ -384,11 +423,11 @@ def link_people(ctx: RunContext, records: DataFrame, increment: changes_module.I
             choice = linkage_model(ctx, keys, spec, backend, increment, current)
         notes = choice.notes
         changed = increment.changed if increment is not None and choice.rescore is None else None
-        result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed)
+        result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed, touched)
         if choice.candidate and not _within_churn(ctx, choice, result, increment, notes):
             choice = ModelChoice(choice.fallback, notes)
             changed = increment.changed if increment is not None else None
-            result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed)
+            result = resolve(ctx, records, keys, spec, choice.model, backend, report_dir, watch, changed, touched)
         elif choice.candidate:
             model_store.make_current(choice.model, f"retrained in run {ctx.run_id}")
     model = choice.model

@@ -36,6 +36,7 @@ from c360.silver.linking import in_use, link_people
 from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.silver.tables import (COMPONENT_KEY, COMPONENTS, EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS,
                                 RECORD_KEY, RECORDS, REDIRECTS, SCORED)
+from c360.steward import labels as labels_module
 from c360.storage import Txn
 from c360.storage.publish import CHANGE_FEED, TableKey, publish
 from c360.table_registry import describe_tables
@@ -111,13 +112,17 @@ def settings_fingerprint(ctx: RunContext, model_version: int | None) -> str:
 
 
 def fingerprint(ctx: RunContext, model_version: int | None) -> str:
-    """What the silver output depends on: bronze versions, silver settings and the model version."""
-    return fingerprint_of(bronze_versions(ctx, "person", "interaction"), settings_fingerprint(ctx, model_version))
+    """What the silver output depends on: bronze versions, the steward's labels, silver settings and the
+    model version."""
+    return fingerprint_of(bronze_versions(ctx, "person", "interaction"), settings_fingerprint(ctx, model_version),
+                          labels_module.version(ctx.store))
 
 
-def fingerprint_of(versions: dict[str, int], settings: str) -> str:
-    """The fingerprint of bronze `versions` (every person, tombstone and interaction table) and `settings`."""
-    return hashlib.sha256(json.dumps([versions, settings], sort_keys=True).encode()).hexdigest()
+def fingerprint_of(versions: dict[str, int], settings: str, labels: int | None = None) -> str:
+    """The fingerprint of bronze `versions` (every person, tombstone and interaction table), `settings` and
+    the version of steward.labels (labels alone start a run)."""
+    read = {**versions, labels_module.LABELS: labels} if labels is not None else versions
+    return hashlib.sha256(json.dumps([read, settings], sort_keys=True).encode()).hexdigest()
 
 
 def advance(ctx: RunContext, moved: dict[str, tuple[int, int]], txn: Txn, note: dict) -> bool:
@@ -135,13 +140,16 @@ def advance(ctx: RunContext, moved: dict[str, tuple[int, int]], txn: Txn, note: 
         return {t: moved[t][1] if t in moved and moved[t][0] == v else v for t, v in versions.items()}
 
     done = last["finished"]
+    labels = last.get("labels_version")
     summary = {**last, "bronze_versions": move(last["bronze_versions"]), "event_versions": move(last["event_versions"]),
-               "finished": {"versions": move(done["versions"]), "txn": done["txn"]}, **note}
-    if all(summary[k] == last[k] for k in ("bronze_versions", "event_versions", "finished")):
+               "finished": {"versions": move(done["versions"]), "txn": done["txn"]},
+               "labels_version": move({labels_module.LABELS: labels})[labels_module.LABELS], **note}
+    if all(summary.get(k) == last.get(k) for k in ("bronze_versions", "event_versions", "finished", "labels_version")):
         return False
     read = {**summary["bronze_versions"], **summary["event_versions"]}
     model = ctx.store.read(RUNS).orderBy(F.desc("finished_at")).select("model_version").first()["model_version"]
-    runs = local_frame(ctx.spark, [(ctx.run_id, fingerprint_of(read, last["settings_fingerprint"]), model,
+    printed = fingerprint_of(read, last["settings_fingerprint"], summary["labels_version"])
+    runs = local_frame(ctx.spark, [(ctx.run_id, printed, model,
                                     json.dumps(summary, default=str), datetime.now(timezone.utc))],
                        "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)
@@ -266,12 +274,14 @@ def run_silver(ctx: RunContext) -> dict:
         # a run for new events only (no person record changed) leaves the person tables as they are
         # what the run takes, counted before anything is written (the writes change the tables it was read from)
         taken = increment.changed.count() if increment is not None else None
-        people_changed = increment is None or taken > 0
+        labels_read = labels_module.version(ctx.store)
+        touched = labels_module.touched_since(ctx.store, (last or {}).get("labels_version"))
+        people_changed = increment is None or taken > 0 or touched is not None
         if people_changed:
             records = records.localCheckpoint()
     result, linkage_summary, model, rescore = ({"summary": {}}, {}, current, None)
     if people_changed:
-        result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch)
+        result, linkage_summary, model, rescore = link_people(ctx, records, increment, current, watch, touched)
     txn = recovery.transaction(ctx.store, Txn(APP, ctx.run_number), undone)
     with watch.step("writes"):
         written, write_seconds = write_people(ctx, records, increment, result, txn) if people_changed \
@@ -301,11 +311,13 @@ def run_silver(ctx: RunContext) -> dict:
         "mode": mode, **result["summary"], "linkage": linkage_summary, "seconds_per_step": watch.seconds,
         "write_seconds": write_seconds,
         "figures": linkage_figures(ctx.store.read(MATCH_PAIRS), identity),
-        "bronze_versions": versions, "event_versions": event_versions, "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
+        "bronze_versions": versions, "event_versions": event_versions, "labels_version": labels_read,
+        "settings_fingerprint": settings_fingerprint(ctx, model.version if model else None),
         "finished": recovery.finished(ctx.store, [t for t in ctx.store.list_tables("silver") if t != RUNS], txn),
         **recovered,
     }
-    print_fp = fingerprint(ctx, model.version if model else None)
+    print_fp = fingerprint_of(bronze_versions(ctx, "person", "interaction"),
+                              settings_fingerprint(ctx, model.version if model else None), labels_read)
     runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, model.version if model else None, json.dumps(summary, default=str),
                                     datetime.now(timezone.utc))],
                        "run_id string, fingerprint string, model_version int, summary string, finished_at timestamp")

@@ -25,6 +25,8 @@ NON_PERSONAL = frozenset({
     "_updated_at", "source", "source_file", "file_checksum", "record_ref", "record_hash", "reason", "run_id",
     "quarantined_at", "file_path", "file_size", "modified_at", "checksum", "file_version", "ingested_at",
     "records", "written", "quarantined", "status",
+    # a steward's labels
+    "label_id", "label", "origin", "labelled_at", "by", "queue", "stratum", "weight", "first_names_conflict",
     # keys and ids
     "record_key", "record_key_l", "record_key_r", "source_record_id", "customer_id", "old_customer_id",
     "new_customer_id", "component", "event_id", "household_id", "account_id", "parent_account_id",

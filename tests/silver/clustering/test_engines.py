@@ -119,3 +119,25 @@ def test_the_whole_algorithm_stitches_links_and_splits(spark: SparkSession, clus
     # the graph read: every link from the weakest weight a rule reads (p-q at 1.0 >= 0), labelled by its smallest key
     assert {(r.record_key, r.component) for r in found.graph.collect()} == {
         ("a", "a"), ("b", "a"), ("c", "a"), ("x", "x"), ("y", "x"), ("z", "x"), ("p", "p"), ("q", "p")}
+
+
+def test_a_stewards_must_link_overrides_a_guard_and_a_cannot_link_splits_a_cluster(spark: SparkSession,
+                                                                                   clusterer: Clusterer) -> None:
+    """Labels on either engine: `a`-`b` are born years apart (the guard would keep them apart) but a steward
+    says one person; `c`-`e` share an e-mail (a deterministic chain c-d-e) but a steward says two people."""
+    from c360.silver.clustering.constraints import MUST_STRENGTH, keep_apart, with_must_links
+
+    exact = spark.createDataFrame([("c", "d", "exact:email"), ("d", "e", "exact:email")], f"{EDGE}, method string")
+    must = spark.createDataFrame([("a", "b")], EDGE)
+    cannot = spark.createDataFrame([("c", "e")], EDGE)
+    guards = spark.createDataFrame([("a", date(1950, 1, 1)), ("b", date(1990, 6, 6))], "record_key string, date_of_birth date")
+    scored = spark.createDataFrame([("a", "b", 12.0), ("d", "e", 2.0)], SCORED)
+    linked = with_must_links(exact, must)
+    found = clusterer.cluster(nodes(spark, "a b c d e"), linked, scored, linked.select(
+        "record_key_l", "record_key_r", F.when(F.col("method") == "steward", MUST_STRENGTH).otherwise(1000.0).alias("strength")),
+        guards, ClusterRules(min_weight=3.0, margin=3.0, max_size=50))
+    strength = spark.createDataFrame([("a", "b", MUST_STRENGTH), ("c", "d", 1000.0), ("d", "e", 1000.0)],
+                                     f"{EDGE}, strength double")
+    apart, report = keep_apart(found.components, strength, cannot)
+    assert as_groups(apart, "component") == {frozenset("ab"), frozenset("cd"), frozenset("e")}
+    assert report == [{"component": "c", "size": 3, "pieces": 2}]

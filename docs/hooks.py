@@ -303,15 +303,10 @@ def _review(rows: list[dict[str, Any]]) -> str:
                                  name=f"{name} precision", line={"dash": "dot"}))
     fig.update_layout(title="Learning curve: a simulated steward answers the review queue", xaxis_title="labels",
                       yaxis_title="against the truth")
-    out += "
-" + _plot(fig) + "
-"
+    out += "\n" + _plot(fig) + "\n"
     covers = [r for r in rows if r.get("coverage")]
     if covers:
-        out += "
-The 95 % interval of `c360 evaluate --labels` from random labelled links, resampled:
-
-"
+        out += "\nThe 95 % interval of `c360 evaluate --labels` from random labelled links, resampled:\n\n"
         out += _table(["set", "true precision", "sample", "resamples", "covered"],
                       [[r["set"], r["true_precision"], r["sample"], r["resamples"], r["covered"]] for r in covers])
     return out

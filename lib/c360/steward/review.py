@@ -40,7 +40,7 @@ from c360.steward import labels as labels_module
 from c360.steward.levels import levels
 from c360.templates import render
 
-KINDS = ("stale", "vetoed", "uncertain", "bridges", "random")
+KINDS = ("stale", "vetoed", "bridges", "uncertain", "random")  # the order a queue fills in (see build)
 PAIR = ("record_key_l", "record_key_r")
 SHOWN = ("first_name", "last_name", "date_of_birth", "email", "phone", "street", "postcode", "city", "country",
          "social_handle", "loyalty_id")
@@ -204,13 +204,18 @@ def inputs(ctx: RunContext) -> Inputs:
 
 
 def build(ctx: RunContext, kinds: Sequence[str], pairs: int, seed: int = 42) -> DataFrame:
-    """The queue of `pairs` pairs over `kinds` (split evenly, in KINDS order), side by side."""
+    """The queue of `pairs` pairs over `kinds`, in KINDS order: each kind takes an even share of what is left,
+    so a kind with fewer pairs (no stale labels, no bridges) leaves its share to the kinds after it. Both
+    records side by side."""
     given = inputs(ctx)
-    each = max(1, math.ceil(pairs / len(kinds)))
-    makers = {"uncertain": lambda: uncertain(given, each), "vetoed": lambda: vetoed(given, each),
-              "bridges": lambda: bridges(given, each), "random": lambda: random_sample(given, each, seed),
-              "stale": lambda: stale(given, each)}
-    parts = [makers[k]().localCheckpoint() for k in KINDS if k in kinds]
+    makers = {"uncertain": uncertain, "vetoed": vetoed, "bridges": bridges, "stale": stale,
+              "random": lambda found, n: random_sample(found, n, seed)}
+    chosen = [k for k in KINDS if k in kinds]
+    parts, left = [], pairs
+    for i, kind in enumerate(chosen):
+        part = makers[kind](given, max(1, math.ceil(left / (len(chosen) - i)))).localCheckpoint()
+        left -= part.count()
+        parts.append(part)
     queue = parts[0]
     for part in parts[1:]:
         queue = queue.unionByName(part, allowMissingColumns=True)

@@ -13,8 +13,9 @@ Kinds of pair, each drawn from what the last silver run wrote (its scored pairs,
   unbiased estimates of precision and recall (see estimates);
 * `stale`: labelled pairs whose records changed since, to be labelled again.
 
-Pairs with a label in force are left out of every kind but `random`. Every row carries both records'
-standardised fields, the match weight and probability, and empty `label` and `note` columns.
+Pairs with a label in force, and pairs an earlier kind took, are left out of every kind but `random`. Every
+row carries both records' standardised fields, the match weight and probability, and empty `label` and `note`
+columns.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +217,9 @@ def build(ctx: RunContext, kinds: Sequence[str], pairs: int, seed: int = 42) -> 
         part = makers[kind](given, max(1, math.ceil(left / (len(chosen) - i)))).localCheckpoint()
         left -= part.count()
         parts.append(part)
+        # a pair one kind took is not queued again by the next (the random sample alone ignores this)
+        taken = part.select(*PAIR) if given.labelled is None else given.labelled.unionByName(part.select(*PAIR))
+        given = replace(given, labelled=taken.localCheckpoint())
     queue = parts[0]
     for part in parts[1:]:
         queue = queue.unionByName(part, allowMissingColumns=True)

@@ -5,7 +5,8 @@ truth; after each budget of labels (0, 50, 100, 200, 500 in all) silver runs aga
 labels alone. Printed per set and budget: precision, recall and F1 against the truth, F1 on the pairs nobody
 labelled, how many of the true pairs blocking reaches that c360 missed without labels the labels recovered,
 and the run's seconds. Then, over 100 resamples of 200 random links labelled from the truth, how often the
-95 % interval of `c360 evaluate --labels` covers the true precision. Results go through bench_results.
+95 % interval of `c360 evaluate --labels` covers the true precision, on these sets and on one whose
+precision is below 1 (`c360 generate`'s, by default). Results go through bench_results.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def coverage(predicted: set[Pair], true: set[Pair], resamples: int, size: int, s
     return {"true_precision": round(truth, 5), "resamples": resamples, "sample": size, "covered": covered}
 
 
-def bench(spec: str, args: argparse.Namespace) -> tuple[list[dict], dict]:
-    """The learning curve of one set, and the interval's coverage on its links before any label."""
+def landed(spec: str, args: argparse.Namespace):  # noqa: ANN201 - (data, store, a context maker, seconds)
+    """One set after bronze and a first silver run (a model trained on it)."""
     work = Path(args.work)
     data = bench_silver.load_set(spec, work, args.seed)
     config = bench_silver.config_for(data, work, args.driver_memory, name=f"review-{data.name}")
@@ -104,7 +105,20 @@ def bench(spec: str, args: argparse.Namespace) -> tuple[list[dict], dict]:
     started = time.monotonic()
     for stage in ("bronze", "silver"):
         pipeline.run(ctx(), stage)
-    first_s = time.monotonic() - started
+    return data, store, ctx, time.monotonic() - started
+
+
+def set_coverage(spec: str, args: argparse.Namespace) -> dict:
+    """The interval's coverage on the links of a set whose precision is below 1 (no labels given)."""
+    data, store, _, _ = landed(spec, args)
+    true = pairs_within(data.truth.set_index("record_key")["true_id"].astype(str))
+    return {"set": data.name, **coverage(predicted_pairs(store), true, args.resamples, 200, args.seed)}
+
+
+def bench(spec: str, args: argparse.Namespace) -> tuple[list[dict], dict]:
+    """The learning curve of one set, and the interval's coverage on its links before any label."""
+    data, store, ctx, first_s = landed(spec, args)
+    spark = store.spark
     true_id = dict(zip(data.truth.record_key, data.truth.true_id.astype(str), strict=True))
     true = pairs_within(data.truth.set_index("record_key")["true_id"].astype(str))
     rules = last_summary(store, "silver._runs")["linkage"]["spec"]["blocking_rules"]
@@ -154,6 +168,8 @@ def main() -> int:
     parser.add_argument("--sets", nargs="+", default=["febrl3", "crm_pairs:10000"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resamples", type=int, default=100)
+    parser.add_argument("--coverage-sets", nargs="*", default=["generated:20000"],
+                        help="sets measured for the interval's coverage only (one whose precision is below 1)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "c360-bench-review"))
     parser.add_argument("--driver-memory", default="6g")
     args = parser.parse_args()
@@ -162,6 +178,7 @@ def main() -> int:
         found, cover = bench(spec, args)
         rows += found
         covers.append(cover)
+    covers += [set_coverage(spec, args) for spec in args.coverage_sets]
     print(table(rows, covers))
     bench_results.record("review", [*rows, *({"coverage": True, **c} for c in covers)])
     return 0

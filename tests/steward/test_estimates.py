@@ -39,3 +39,10 @@ def test_the_precision_interval_covers_the_true_precision_in_19_of_20_samples() 
         low, high = Share(int(sample.sum()), 200, len(links)).interval()
         covered += low <= truth <= high
     assert covered >= 180, covered
+
+
+def test_all_or_no_matches_put_the_interval_on_the_bound() -> None:
+    low, high = Share(200, 200, 5000).interval()
+    assert high == 1.0 and 0.98 < low < 1.0
+    low, high = Share(0, 50, 5000).interval()
+    assert low == 0.0 and 0.0 < high < 0.06

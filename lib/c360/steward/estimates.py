@@ -10,8 +10,8 @@ share of true matches in it; with the strata's sizes now that gives
 
 Recall is measured among the pairs the blocking rules generate and Splink scores at even odds or better:
 true pairs no blocking rule generates, or scored below even odds, are outside it. Each share gets Jeffreys'
-interval (the Beta(1/2, 1/2) posterior's 2.5 % and 97.5 % points); recall's interval comes from drawing both
-shares from their posteriors. Only labels whose pair is still in the stratum it was sampled from count;
+interval (the Beta(1/2, 1/2) posterior's 2.5 % and 97.5 % points, 0 or 1 at the bound when none or all of
+the labelled pairs match); recall's interval comes from drawing both shares from their posteriors. Only labels whose pair is still in the stratum it was sampled from count;
 `unsure` counts nowhere.
 """
 
@@ -46,7 +46,10 @@ class Share:
         return beta(self.matches + 0.5, self.labelled - self.matches + 0.5)
 
     def interval(self) -> tuple[float, float]:
-        return tuple(float(x) for x in self.posterior().ppf([0.025, 0.975]))  # type: ignore[return-value]
+        """Jeffreys' 95 % interval, with 0 and 1 as the bounds when none or all are matches (Brown, Cai and
+        DasGupta's boundary rule: the posterior's tail misses the truth exactly where it is all or nothing)."""
+        low, high = (float(x) for x in self.posterior().ppf([0.025, 0.975]))
+        return (0.0 if self.matches == 0 else low), (1.0 if self.matches == self.labelled else high)
 
 
 def shares(labelled: DataFrame, links: int, non_links: int) -> dict[str, Share]:

@@ -43,6 +43,7 @@ class Share:
     size: int
 
     def posterior(self) -> beta:
+        """The share of matches given the labels: Beta(matches + 1/2, non-matches + 1/2) (Jeffreys' prior)."""
         return beta(self.matches + 0.5, self.labelled - self.matches + 0.5)
 
     def interval(self) -> tuple[float, float]:

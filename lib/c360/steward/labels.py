@@ -53,6 +53,7 @@ class Label:
 
     @classmethod
     def of(cls, a: str, b: str, label: str, note: str = "", line: int = 0, **sample: object) -> Label:
+        """The label of records `a` and `b` in key order (labels and tables hold a pair one way round)."""
         left, right = sorted((a, b))
         return cls(left, right, label, note, line, **sample)  # type: ignore[arg-type]
 

@@ -19,6 +19,7 @@ class Forest:
         self.members = {k: {k} for k in self.parent}
 
     def root(self, key: str) -> str:
+        """The label of `key`'s piece (paths halved on the way, so later lookups are short)."""
         while self.parent[key] != key:
             self.parent[key] = self.parent[self.parent[key]]
             key = self.parent[key]

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from c360.errors import C360Error
 from c360.frames import local_frame
+from c360.silver.clustering.pieces import Forest
 from c360.storage import TableStore
 
 log = logging.getLogger(__name__)
@@ -159,22 +160,15 @@ def in_force(labels: DataFrame, records: DataFrame) -> InForce:
 def conflicts(must: Iterable[tuple[str, str]], cannot: Iterable[tuple[str, str]]) -> list[dict]:
     """Each cannot-link whose records a chain of must-links joins, with that chain's must-links (cannot-link
     wins: see clustering.constraints)."""
-    parent: dict[str, str] = {}
-
-    def root(k: str) -> str:
-        parent.setdefault(k, k)
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
     must = sorted(must)
+    forest = Forest(k for pair in must for k in pair)
     for a, b in must:
-        parent[max(root(a), root(b))] = min(root(a), root(b))
+        if forest.root(a) != forest.root(b):
+            forest.join(forest.root(a), forest.root(b))
     found = []
     for a, b in sorted(cannot):
-        if a in parent and b in parent and root(a) == root(b):
-            chain = [list(p) for p in must if root(p[0]) == root(a)]
+        if a in forest.parent and b in forest.parent and forest.root(a) == forest.root(b):
+            chain = [list(p) for p in must if forest.root(p[0]) == forest.root(a)]
             found.append({"cannot_link": [a, b], "must_links": chain})
     return found
 

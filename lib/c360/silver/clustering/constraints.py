@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from c360.frames import local_frame
 from c360.silver.clustering.pieces import apart_pieces
+from c360.silver.clustering.spark import split_on_driver
 
 PAIR = ("record_key_l", "record_key_r")
 MUST_STRENGTH = 1e6  # above every link: a steward's must-link is the last to be cut
@@ -31,22 +32,12 @@ def keep_apart(components: DataFrame, edges: DataFrame, apart: DataFrame) -> tup
     """`components` (record_key, component) with every cluster that holds both records of a pair in `apart`
     (record_key_l, record_key_r) split along its `edges` (record_key_l, record_key_r, strength); and one
     report row per split cluster (component, size, pieces)."""
-    spark = components.sparkSession
     sides = apart.join(components.select(F.col("record_key").alias("record_key_l"), F.col("component").alias("c_l")),
                        "record_key_l").join(
         components.select(F.col("record_key").alias("record_key_r"), F.col("component").alias("c_r")), "record_key_r")
     broken = sides.where(F.col("c_l") == F.col("c_r")).select(*PAIR, F.col("c_l").alias("component")).collect()
     if not broken:
         return components, []
-    clusters = local_frame(spark, sorted({(r.component,) for r in broken}), "component string")
-    members = components.join(clusters, "component").select("record_key", "component").collect()
-    of = {row.record_key: row.component for row in members}
-    keys = local_frame(spark, [(k,) for k in of], "record_key string")
-    inner = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l").join(
-        keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r")
-    piece, report = apart_pieces(of, ((r.record_key_l, r.record_key_r, r.strength) for r in inner.collect()),
-                                 [(r.record_key_l, r.record_key_r) for r in broken])
-    relabel = local_frame(spark, list(piece.items()), "record_key string, _piece string")
-    out = components.join(relabel, "record_key", "left").select(
-        "record_key", F.coalesce("_piece", "component").alias("component"))
-    return out, report
+    clusters = local_frame(components.sparkSession, sorted({(r.component,) for r in broken}), "component string")
+    pairs = [(r.record_key_l, r.record_key_r) for r in broken]
+    return split_on_driver(components, clusters, edges, lambda of, inner: apart_pieces(of, inner, pairs))

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 
+# how a set of clusters is split: (record key -> cluster, inner edges) -> (record key -> piece, report rows)
+Splitter = Callable[[Mapping[str, str], Iterable[tuple[str, str, float]]], tuple[dict[str, str], list[dict]]]
+
+
 class Forest:
     """Union-find over record keys where every piece is labelled with its smallest key."""
 

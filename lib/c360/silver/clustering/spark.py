@@ -16,7 +16,7 @@ from c360.checkpoint import checkpoint
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.silver.clustering.base import Clusterer
-from c360.silver.clustering.pieces import split_pieces
+from c360.silver.clustering.pieces import Splitter, split_pieces
 
 log = logging.getLogger(__name__)
 
@@ -165,23 +165,31 @@ def best_link_clusters(components: DataFrame, scored: DataFrame, min_weight: flo
     return labels, round_no
 
 
-def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> tuple[DataFrame, list[dict]]:
-    """Split clusters above `max_size` along their strongest links (edges: record_key_l, record_key_r,
-    strength; see pieces.split_pieces): their members and inner edges are collected to the driver."""
-    sizes = components.groupBy("component").agg(F.count("*").alias("size"))
-    big = sizes.where(F.col("size") > max_size).select("component")
-    big_members = components.join(big, "component").select("record_key", "component").collect()
-    if not big_members:
+def split_on_driver(components: DataFrame, clusters: DataFrame, edges: DataFrame, split: Splitter
+                    ) -> tuple[DataFrame, list[dict]]:
+    """`components` (record_key, component) with the `clusters` (component) split by `split` (see pieces):
+    their members and inner `edges` (record_key_l, record_key_r, strength) are collected to the driver, the
+    other clusters stay as they are. Returns the components and `split`'s report rows."""
+    members = components.join(clusters, "component").select("record_key", "component").collect()
+    if not members:
         return components, []
-    of = {row.record_key: row.component for row in big_members}
+    of = {row.record_key: row.component for row in members}
     keys = local_frame(components.sparkSession, [(k,) for k in of], "record_key string")
     inner = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l").join(
         keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r")
-    piece, report = split_pieces(of, ((r.record_key_l, r.record_key_r, r.strength) for r in inner.collect()), max_size)
+    piece, report = split(of, ((r.record_key_l, r.record_key_r, r.strength) for r in inner.collect()))
     relabel = local_frame(components.sparkSession, list(piece.items()), "record_key string, _piece string")
     out = components.join(relabel, "record_key", "left").select(
         "record_key", F.coalesce("_piece", "component").alias("component"))
     return out, report
+
+
+def split_oversized(components: DataFrame, edges: DataFrame, max_size: int) -> tuple[DataFrame, list[dict]]:
+    """Split clusters above `max_size` along their strongest links (edges: record_key_l, record_key_r,
+    strength; see pieces.split_pieces)."""
+    sizes = components.groupBy("component").agg(F.count("*").alias("size"))
+    big = sizes.where(F.col("size") > max_size).select("component")
+    return split_on_driver(components, big, edges, lambda of, inner: split_pieces(of, inner, max_size))
 
 
 class SparkClusterer(Clusterer):

@@ -20,6 +20,7 @@ from c360.errors import C360Error
 from c360.progress import configure_logging
 
 if TYPE_CHECKING:  # commands import the library late, so `c360 --help` starts fast
+    from c360.pipeline import RunContext
     from c360.privacy.subjects import Request
 
 log = logging.getLogger("c360")
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="ground-truth CSV file(s), glob(s) or folder(s) (every CSV there with the truth columns)")
     against.add_argument("--labels", action="store_true", help="estimate from steward.labels' random-sample labels")
     evaluate.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
+    evaluate.add_argument("--charts", help="with --labels: the folder for Splink's threshold selection and accuracy "
+                                           "charts of the labelled pairs (default: labels/ in the reports folder)")
 
     train = sub.add_parser("train", help="train a new version of the Splink linkage model",
                            description="Estimate the linkage model on the current person records and save it as "
@@ -79,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(train)
     train.add_argument("--rollback", action="store_true",
                        help="train nothing: make the version before the current one current again")
+    train.add_argument("--use-labels", action="store_true",
+                       help="train on the steward's labels too (m from the labelled matches, the threshold from "
+                            "the labels) and tell what changed on the labelled pairs")
 
     server = sub.add_parser("sql-server", help="serve the gold tables over JDBC/ODBC (Spark Thrift server)",
                             description="Start Spark's Thrift JDBC/ODBC server with gold.<table> views of the "
@@ -338,6 +344,19 @@ def _truth_files(patterns: list[str]) -> list[str]:
     return sorted(files)
 
 
+def _label_charts(args: argparse.Namespace, ctx: "RunContext") -> dict:
+    """Splink's threshold selection and accuracy charts of the labelled pairs (see steward.charts), written
+    where --charts says or into labels/ of the reports folder."""
+    from c360.report.files import reports_root, staged
+    from c360.steward.charts import accuracy_charts
+
+    target = args.charts or f"{reports_root(ctx.config)}/labels"
+    with staged(target) as folder:
+        found = accuracy_charts(ctx, folder)
+    found["charts"] = [f"{target.rstrip('/')}/{Path(path).name}" for path in found["charts"]]
+    return found
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`c360 evaluate`: pairwise quality of silver.identity_map against a ground-truth file or folder."""
     from pyspark.sql import functions as F
@@ -345,11 +364,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from c360.silver.evaluation import current_truth, evaluate, format_report
     from c360.steward.estimates import format_estimate, measured
 
-    _, spark, _, store = _open(args.config)
+    config, spark, engine, store = _open(args.config)
     store.require("silver.identity_map")
     if args.labels:
         estimated = measured(store)
+        from c360 import pipeline
+
+        estimated["accuracy"] = _label_charts(args, pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id()))
         print(format_estimate(estimated))
+        print(f"charts of the labelled pairs: {', '.join(estimated['accuracy']['charts'])}")
         print(json.dumps(estimated))
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(estimated, indent=2))
@@ -377,9 +400,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """`c360 train`: train a new linkage model version on the current records (or roll back to the previous)."""
     from c360 import pipeline
-    from c360.silver.linkage.keys import linkage_input
-    from c360.silver.linkage.spec import build, profile
-    from c360.silver.linking import linkage_backend, train_model
+    from c360.silver.label_training import describe
+    from c360.silver.model_choice import train_now
     from c360.silver.stage import all_person_records
 
     if args.rollback:
@@ -393,14 +415,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
-    keys = linkage_input(all_person_records(ctx)).localCheckpoint()
-    spec = build(profile(keys), config)
-    with linkage_backend(ctx, keys) as (backend, _):
-        saved, result = train_model(ctx, keys, spec, backend)
+    saved, result, labels = train_now(ctx, all_person_records(ctx), args.use_labels)
     if saved is None:
         raise C360Error(f"c360 train: no model could be estimated: {result.problem}")
     print(f"trained model version {saved.version}: {saved.path}")
-    print(json.dumps(saved.metadata(), indent=2))
+    meta = saved.metadata()
+    for line in describe(meta["labels"]) if labels is not None else []:
+        print(line)
+    print(json.dumps(meta, indent=2))
     return 0
 
 

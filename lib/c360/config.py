@@ -365,6 +365,15 @@ class LinkageSettings(_Strict):
     min_prior_pairs: int = Field(default=50, ge=1)
     """A model whose prior rule found fewer pairs than this, or whose every EM session converged on fewer
     matching pairs, is saved as provisional: trained on too little evidence to decide later runs."""
+    train_on_labels: bool = True
+    """Automatic retrains take the steward's labels in force, as `c360 train --use-labels` does: the labelled
+    matches estimate m beside EM, and the labels may choose the new version's threshold."""
+    label_precision_floor: float = Field(default=0.99, gt=0.5, le=1)
+    """A threshold chosen from the labels is the lowest at which the labelled pairs' precision stays at least
+    this (the queue favours hard pairs, so the links' precision there is higher)."""
+    min_labels: int = Field(default=30, ge=1)
+    """Labelled matches m is estimated from, and labelled matches and non-matches each a threshold is chosen
+    from, at least."""
     model_version: int | None = Field(default=None, ge=1)
     """Pin this model version: every run scores with it and none retrains automatically (a due retrain is
     only reported)."""

@@ -43,7 +43,7 @@ def require_current(ctx: RunContext, command: str) -> None:
     starts the messages."""
     from c360.gold import stage as gold
     from c360.silver import stage as silver
-    from c360.silver.linking import in_use
+    from c360.silver.model_choice import in_use
 
     store = ctx.store
     last = last_summary(store, silver.RUNS)

@@ -32,7 +32,8 @@ from c360.privacy import suppression
 from c360.silver import changes as changes_module
 from c360.silver.figures import linkage_figures
 from c360.silver.interactions import cookies_with_several_logins, interaction_records, restitch, stitch_cookies
-from c360.silver.linking import in_use, link_people
+from c360.silver.linking import link_people
+from c360.silver.model_choice import in_use
 from c360.silver.person_records import PHONES_HERE_MAX, person_records
 from c360.silver.tables import (COMPONENT_KEY, COMPONENTS, EVENT_KEY, HUBS, IDENTITY, INTERACTIONS, MATCH_PAIRS,
                                 RECORD_KEY, RECORDS, REDIRECTS, SCORED)

@@ -15,9 +15,10 @@ from pyspark.sql import DataFrame
 from c360.frames import local_frame
 from c360.pipeline import RunContext
 from c360.silver.linkage.keys import linkage_input
-from c360.silver.linkage.portable import for_dialect
 from c360.silver.linkage.spec import build as build_spec, profile
-from c360.silver.linking import in_use, linkage_backend, register_term_frequencies
+from c360.silver.linkage.backends import linkage_backend
+from c360.silver.model_choice import in_use
+from c360.silver.model_frequencies import scoring_linker
 from c360.silver.tables import RECORDS
 
 PAIR = ("record_key_l", "record_key_r")
@@ -62,9 +63,7 @@ def levels(ctx: RunContext, pairs: DataFrame) -> DataFrame:
     keys = everyone.join(local_frame(ctx.spark, [(k,) for k in sorted(queued)], "record_key string"),
                          "record_key", "left_semi").localCheckpoint()
     with linkage_backend(ctx, keys) as (backend, _):
-        settings = {**for_dialect(model.load(), spec, backend.dialect), "retain_intermediate_calculation_columns": True}
-        linker = backend.linker(keys, settings)
-        register_term_frequencies(ctx, backend, linker, keys, model)
+        linker, settings = scoring_linker(ctx, backend, keys, spec, model, retain_intermediate_calculation_columns=True)
         names = level_names(settings)
         columns = [*PAIR, *(f"{p}_{c}" for c in names for p in ("gamma", "bf"))]
         predictions = linker.inference.predict()

@@ -33,9 +33,11 @@ from pyspark.sql import functions as F
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.pipeline import RunContext
+from c360.silver import label_training
 from c360.silver.clustering.driver import dates_compatible
 from c360.silver.clustering.pieces import Forest
 from c360.silver.linkage.keys import linkage_input
+from c360.silver.model_choice import in_use
 from c360.silver.tables import IDENTITY, MATCH_PAIRS, RECORDS, SCORED
 from c360.steward import labels as labels_module
 from c360.steward.levels import levels
@@ -200,7 +202,8 @@ def inputs(ctx: RunContext) -> Inputs:
         stale_rows = found.stale.localCheckpoint()
         # pairs with a label in force, and stale ones (queued as such once)
         labelled = found.must.unionByName(found.cannot).unionByName(stale_rows.select(*PAIR)).localCheckpoint()
-    return Inputs(scored.localCheckpoint(), links.localCheckpoint(), identity, ctx.config.silver.linkage.threshold,
+    threshold, _ = label_training.threshold(ctx, in_use(ctx))
+    return Inputs(scored.localCheckpoint(), links.localCheckpoint(), identity, threshold,
                   labelled, stale_rows)
 
 

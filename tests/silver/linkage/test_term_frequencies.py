@@ -13,7 +13,7 @@ from c360.silver import model as model_store
 from c360.silver.linkage import prediction, term_frequencies
 from c360.silver.linkage.backends.base import LinkageBackend
 from c360.silver.linkage.keys import linkage_input
-from c360.silver.linking import model_term_frequencies
+from c360.silver.model_frequencies import model_term_frequencies
 from tests.silver.linkage.test_prediction import SCHEMA, _people
 
 DATA = Path(__file__).parent.parent / "data"

@@ -20,6 +20,7 @@ from splink.internals.em_training_session import EMTrainingSession  # not export
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.misc import bayes_factor_to_prob, prob_to_bayes_factor
 
+from c360.silver.linkage import labelled
 from c360.silver.linkage.spec import ModelSpec, rule_sql
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,15 @@ class TrainingResult:
     em_evidence: dict[str, dict] = field(default_factory=dict)
     """Per EM session that estimated: the pairs its rule blocks, the share of them it converged to call
     matches, and so the matching pairs it found."""
+    labels: dict = field(default_factory=dict)
+    """With a steward's labels: how many labelled matches estimated m beside EM (see from_labels)."""
     seconds: dict[str, float] = field(default_factory=dict)
     problem: str | None = None
 
     def summary(self) -> dict:
         """The training evidence as saved with the model and shown in the run summary."""
         return {"prior": self.prior, "prior_rules": self.prior_rules, "prior_pairs": self.prior_pairs,
-                "em_sessions": self.em_sessions, "em_evidence": self.em_evidence,
+                "em_sessions": self.em_sessions, "em_evidence": self.em_evidence, "labels": self.labels,
                 "seconds": {k: round(v, 1) for k, v in self.seconds.items()}, "problem": self.problem}
 
 
@@ -102,15 +105,20 @@ def _m_values(linker: Linker) -> dict[tuple[str, int], object]:
             for cc in linker._settings_obj.comparisons for cl in cc._comparison_levels_excluding_null}  # noqa: SLF001
 
 
-def _discard(linker: Linker, session: EMTrainingSession, before: dict[tuple[str, int], object]) -> None:
-    """Forget what one EM session estimated: its m values leave every level, and m is what it was before."""
-    desc = f"EM, blocked on: {session._blocking_rule_for_training.blocking_rule_sql}"  # noqa: SLF001
+def _forget(linker: Linker, description: str, before: dict[tuple[str, int], object]) -> None:
+    """Forget the estimates of m Splink recorded under `description`: they leave every level, and m is what
+    it was before."""
     for cc in linker._settings_obj.comparisons:  # noqa: SLF001
         for cl in cc._comparison_levels_excluding_null:  # noqa: SLF001
-            cl._trained_m_probabilities = [r for r in cl._trained_m_probabilities if r["description"] != desc]  # noqa: SLF001
+            cl._trained_m_probabilities = [r for r in cl._trained_m_probabilities if r["description"] != description]  # noqa: SLF001
             cl._m_probability = before[(cc.output_column_name, cl.comparison_vector_value)]  # noqa: SLF001
-    linker._em_training_sessions.remove(session)  # noqa: SLF001
     linker._populate_m_u_from_trained_values()  # noqa: SLF001
+
+
+def _discard(linker: Linker, session: EMTrainingSession, before: dict[tuple[str, int], object]) -> None:
+    """Forget what one EM session estimated (see _forget) and the session itself."""
+    linker._em_training_sessions.remove(session)  # noqa: SLF001
+    _forget(linker, f"EM, blocked on: {session._blocking_rule_for_training.blocking_rule_sql}", before)  # noqa: SLF001
 
 
 def blocked_pairs(linker: Linker, session: EMTrainingSession) -> float:
@@ -215,3 +223,21 @@ def train(linker: Linker, spec: ModelSpec, options: TrainingOptions, records: in
         result.problem = ("every EM session failed (too few records, or no matches among the pairs of "
                           "silver.linkage.training_rules); see the warnings")
     return result
+
+
+def from_labels(linker: Linker, labels: labelled.Labelled, result: TrainingResult) -> bool:
+    """Add the labelled matches' levels as one more estimate of m beside the EM sessions' (each level's m is
+    then their median: see linkage.labelled); a failure is recorded in `result`, never raised, and leaves
+    the model as EM left it."""
+    started = time.monotonic()
+    before = _m_values(linker)
+    try:
+        labelled.estimate_m(linker, labels)
+        result.labels = {"m_from_matches": labels.matches}
+        return True
+    except (ValueError, ZeroDivisionError) as exc:  # an m that underflows, as in EM (see _em)
+        _forget(linker, labelled.M_DESCRIPTION, before)
+        result.labels = {"m_from_matches": 0, "skipped": (str(exc).splitlines() or [type(exc).__name__])[0]}
+        return False
+    finally:
+        result.seconds["m from labels"] = time.monotonic() - started

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from c360.config import LinkageSettings
 from c360.errors import C360Error
 from c360.silver.linkage.backends.base import LinkageBackend
+
+if TYPE_CHECKING:
+    from c360.pipeline import RunContext
+
+log = logging.getLogger(__name__)
 
 
 def _local(spark: SparkSession) -> bool:
@@ -43,3 +52,13 @@ def choose(spark: SparkSession, settings: LinkageSettings, records: int) -> tupl
                             f"master (this one is {spark.sparkContext.master}); use spark or auto")
         return DuckDBBackend(spark, _local_threads(spark), settings.duckdb_memory_limit), why
     return SparkBackend(spark, settings.duckdb_memory_limit), why
+
+
+@contextmanager
+def linkage_backend(ctx: RunContext, keys: DataFrame) -> Iterator[tuple[LinkageBackend, str]]:
+    """The run's linkage backend (silver.linkage.backend) for these match keys and why it was chosen, closed
+    when the block ends."""
+    backend, why = choose(ctx.spark, ctx.config.silver.linkage, keys.count())
+    log.info("silver: linkage on %s (%s)", backend.name, why)
+    with backend:
+        yield backend, why

@@ -240,7 +240,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
 
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
-    with lock.holding(config.warehouse, "maintain", ctx.run_id):
+    with lock.holding(config.warehouse, "maintain", ctx.run_id, config.lock, store):
         done = maintain(store, tuple(args.layers), args.zorder, args.retain_hours)
         purged = purge_pending(ctx)
     for table, what in done.items():
@@ -482,7 +482,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
     requests = read_requests(args.requests) if args.requests else [_person_request(args)]
     config, spark, engine, store = _open(args.config)
     ctx = pipeline.RunContext(config, spark, store, engine, pipeline.new_run_id())
-    with lock.holding(config.warehouse, "erase", ctx.run_id):
+    with lock.holding(config.warehouse, "erase", ctx.run_id, config.lock, ctx.store):
         result = erase(ctx, requests, dry=args.dry_run)
     print(json.dumps(result, indent=2, default=str))
     for message in result["refused"]:

@@ -592,6 +592,18 @@ class PrivacySettings(_Strict):
     pending past it in a note at the top of the run report)."""
 
 
+class LockSettings(_Strict):
+    """One writer at a time on a warehouse: how long a second writer waits, and the holder's lease."""
+
+    wait_seconds: float = Field(default=0, ge=0)
+    """How long a run, `c360 maintain` or `c360 erase` waits for the warehouse's lock before it fails naming
+    the holder (0: fail at once)."""
+    lease_seconds: float = Field(default=60, gt=0)
+    """The holder renews its lease every third of this; a lock not renewed for this long (its holder was
+    killed, or lost its network) is taken over, and a holder that could not renew stops before its next
+    commit. Hosts' clocks must agree to well within it."""
+
+
 class C360Config(_Strict):
     """The whole configuration file."""
 
@@ -615,6 +627,8 @@ class C360Config(_Strict):
     """The gold layer: survivorship, accounts, metrics, quality gates and catalog registration."""
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     """Erasure of a person: the salt's environment variable and when files are purged."""
+    lock: LockSettings = Field(default_factory=LockSettings)
+    """The warehouse's writer lock: how long to wait for it, and the holder's lease."""
     sources: list[SourceConfig] = Field(default_factory=list)
     """The input sources."""
     config_path: SkipJsonSchema[str | None] = Field(default=None, exclude=True)

@@ -132,7 +132,7 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
         raise C360Error(f"unknown stage {stage!r} (choose from {', '.join(STAGE_ORDER)}, all)")
     results: dict[str, dict] = {}
     # every run leaves a report, failed ones included (a stage that raised: its error is the report's failure)
-    with lock.holding(ctx.config.warehouse, "run", ctx.run_id), progress.running(ctx.run_id, ctx.spark) as told:
+    with lock.holding(ctx.config.warehouse, "run", ctx.run_id, ctx.config.lock, ctx.store), progress.running(ctx.run_id, ctx.spark) as told:
         try:
             _run_stages(ctx, stage, wanted, told, results)
         except Exception as exc:

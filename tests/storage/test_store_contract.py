@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,10 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from c360.config import LockSettings
 from c360.errors import C360Error, TableNotFoundError
+from c360.lock import holding, store_for
+from c360.lock.lease import Lease, LockLost
 from c360.storage import MergeSpec, TableStore, Txn
 from c360.storage.base import COMMENT_OPERATIONS
 from tests.scan import files_holding
@@ -331,3 +336,27 @@ def test_delete_keys_leaves_no_value_in_the_log_and_purge_leaves_none_anywhere(
     assert sorted(r["email"] for r in store.read("silver.gone").collect()) == ["ann@example.com", "cid@example.com"]
     store.append(_people(spark, ["dan@example.com"]).withColumn("record_key", F.lit("crm:9")), "silver.gone")
     assert store.read("silver.gone").count() == 3 and store.history("silver.gone")[0].operation == "WRITE"
+
+
+def _last_commit_info(store: TableStore, table: str) -> dict:
+    """The newest commit's commitInfo, with the user metadata delta-spark keeps as one JSON string unpacked."""
+    log = sorted((Path(store.path(table)) / "_delta_log").glob("*.json"))[-1]
+    info = next(json.loads(line)["commitInfo"] for line in log.read_text().splitlines() if '"commitInfo"' in line)
+    return {**info, **json.loads(info.get("userMetadata") or "{}")}
+
+
+def test_commits_carry_the_lock_epoch_and_a_writer_that_lost_the_lock_commits_nothing(
+        store: TableStore, spark: SparkSession) -> None:
+    with holding(store.warehouse, "run", "r1", LockSettings(lease_seconds=0.6), store) as lease:
+        store.append(rows(spark, [(1, "a", 10)]), "silver.fenced")
+        assert _last_commit_info(store, "silver.fenced")["c360.lock_epoch"] == str(lease.epoch)
+        lease._stop.set()  # paused past its lease: another writer takes the lock over  # noqa: SLF001
+        time.sleep(1.0)
+        Lease(store_for(store.warehouse), "run", "r2", 30).acquire(0)
+        with pytest.raises(LockLost, match="r1 lost the warehouse lock"):
+            store.append(rows(spark, [(2, "b", 20)]), "silver.fenced")
+        with pytest.raises(LockLost):
+            store.set_properties("silver.fenced", CDF)
+    assert store.version("silver.fenced") == 0 and store.fence is None
+    store.append(rows(spark, [(2, "b", 20)]), "silver.fenced")  # without a lock, as a test or a notebook writes
+    assert "c360.lock_epoch" not in _last_commit_info(store, "silver.fenced")

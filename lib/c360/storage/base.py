@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
@@ -141,6 +141,16 @@ def as_nullable(schema: T.StructType) -> T.StructType:
     return fix(schema)  # type: ignore[return-value]
 
 
+class Fence(Protocol):
+    """The writer's lock as a table store sees it (see lock.lease): checked before each commit, recorded in it."""
+
+    def check(self) -> None:
+        """Raise when the lock is no longer this writer's."""
+
+    def metadata(self) -> dict[str, str]:
+        """What each commit carries of the lock (its epoch and holder)."""
+
+
 class TableStore(ABC):
     """Delta tables of one warehouse, read as Spark DataFrames and written through one engine."""
 
@@ -149,6 +159,20 @@ class TableStore(ABC):
     def __init__(self, spark: SparkSession, warehouse: str) -> None:
         self.spark = spark
         self.warehouse = warehouse.rstrip("/")
+        self.fence: Fence | None = None
+        """The lock of the writer using this store (set while it holds it: see lock.holding)."""
+
+    def _fenced(self) -> dict[str, str]:
+        """Before a commit: make sure the writer still holds the warehouse's lock (a writer that lost it
+        stops here, before writing), and return what the commit records of it."""
+        if self.fence is None:
+            return {}
+        self.fence.check()
+        return self.fence.metadata()
+
+    def _lock_metadata(self) -> dict[str, str]:
+        """What a commit records of the writer's lock (checked by _fenced before)."""
+        return self.fence.metadata() if self.fence is not None else {}
 
     # --- naming -------------------------------------------------------------------------------------
     def path(self, table: str) -> str:
@@ -300,6 +324,7 @@ class TableStore(ABC):
         checkpoint, whose file statistics and commit details describe rows that are gone. Time travel to
         any earlier version ends here. Returns {"files_removed": n, "log_entries_removed": n}."""
         self.require(table)
+        self._fenced()
         self._purge_deletion_vectors(table)
         removed = self.vacuum(table, retention_hours=0)
         checkpoint = self._checkpoint(table)
@@ -339,6 +364,7 @@ class TableStore(ABC):
         self.require(table)
         if self.version(table) == version:
             return False
+        self._fenced()
         self._restore(table, version)
         return True
 
@@ -356,6 +382,7 @@ class TableStore(ABC):
         current = self.properties(table)
         if all(current.get(k) == v for k, v in properties.items()):
             return False
+        self._fenced()
         self._set_properties(table, properties)
         return True
 
@@ -375,6 +402,7 @@ class TableStore(ABC):
         current = self.column_comments(table)
         changed = [c for c, text in comments.items() if c in current and current[c] != text]
         if changed:
+            self._fenced()
             self._set_column_comments(table, {c: comments[c] for c in changed})
         return changed
 
@@ -391,7 +419,9 @@ class TableStore(ABC):
         return {**stats_property(df.schema), **dict(properties or {})}
 
     def _skip(self, table: str, txn: Txn | None) -> WriteResult | None:
-        """A WriteResult(skipped=True) when `txn` is already committed on `table`."""
+        """A WriteResult(skipped=True) when `txn` is already committed on `table` (every write asks first, so
+        the lock is checked here: see _fenced)."""
+        self._fenced()
         if txn is None or not self.exists(table):
             return None
         done = self.txn_version(table, txn.app_id)

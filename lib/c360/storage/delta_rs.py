@@ -36,8 +36,12 @@ STRING_STATS_MAX = 32  # longer strings get no min/max (exact bounds only; Delta
 UNSUPPORTED_READER_FEATURES = {"columnMapping", "deletionVectors", "v2Checkpoint"}
 
 
-def _commit_properties(txn: Txn | None) -> CommitProperties | None:
-    return CommitProperties(app_transactions=[Transaction(txn.app_id, txn.version)]) if txn else None
+def _commit_properties(txn: Txn | None, metadata: dict[str, str]) -> CommitProperties | None:
+    """A commit's application transaction and metadata (the writer's lock), or None without either."""
+    if txn is None and not metadata:
+        return None
+    return CommitProperties(custom_metadata=metadata or None,
+                            app_transactions=[Transaction(txn.app_id, txn.version)] if txn else None)
 
 
 def spark_to_delta_schema(schema: T.StructType) -> Schema:
@@ -238,7 +242,7 @@ class DeltaRsStore(TableStore):
         if not exists:
             create_table_with_add_actions(
                 self.path(table), spark_to_delta_schema(df.schema), actions, mode="error",
-                configuration=configuration, commit_properties=_commit_properties(txn),
+                configuration=configuration, commit_properties=_commit_properties(txn, self._lock_metadata()),
             )
             return WriteResult(table, self.version(table), metrics={"files": len(actions)})
         dt = self._table(table)
@@ -247,7 +251,7 @@ class DeltaRsStore(TableStore):
             schema = dt.schema()
         else:
             schema = spark_to_delta_schema(df.schema)
-        dt.create_write_transaction(actions, mode, schema, commit_properties=_commit_properties(txn))
+        dt.create_write_transaction(actions, mode, schema, commit_properties=_commit_properties(txn, self._lock_metadata()))
         return WriteResult(table, self.version(table), metrics={"files": len(actions)})
 
     @staticmethod
@@ -269,7 +273,7 @@ class DeltaRsStore(TableStore):
             source = ds.dataset(base, filesystem=fs, format="parquet", schema=to_arrow_schema(df.schema, timezone="UTC"))
             merger = dt.merge(
                 source.scanner().to_reader(), spec.predicate(), source_alias="s", target_alias="t",
-                merge_schema=True, commit_properties=_commit_properties(txn),
+                merge_schema=True, commit_properties=_commit_properties(txn, self._lock_metadata()),
             )
             metrics = self._apply_clauses(merger, spec).execute()
         finally:
@@ -292,7 +296,7 @@ class DeltaRsStore(TableStore):
         return merger
 
     def _delete(self, table: str, predicate: str, txn: Txn | None) -> WriteResult:
-        metrics = self._table(table).delete(predicate, commit_properties=_commit_properties(txn))
+        metrics = self._table(table).delete(predicate, commit_properties=_commit_properties(txn, self._lock_metadata()))
         return WriteResult(table, self.version(table), metrics={k: int(v) for k, v in metrics.items() if isinstance(v, int)})
 
     # --- maintenance --------------------------------------------------------------------------------
@@ -311,8 +315,10 @@ class DeltaRsStore(TableStore):
 
     def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
         self.require(table)
+        done = _commit_properties(None, self._fenced())
         dt = self._table(table)
-        metrics = dt.optimize.z_order(list(zorder_by)) if zorder_by else dt.optimize.compact()
+        metrics = dt.optimize.z_order(list(zorder_by), commit_properties=done) if zorder_by else \
+            dt.optimize.compact(commit_properties=done)
         return {"files_removed": int(metrics.get("numFilesRemoved", 0)), "files_added": int(metrics.get("numFilesAdded", 0))}
 
     def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
@@ -326,11 +332,12 @@ class DeltaRsStore(TableStore):
         # delta-rs also lists tombstones whose files an earlier vacuum already deleted
         relative = [r for r in relative if fs.get_file_info(f"{base}/{r}").type == pafs.FileType.File]
         if not dry_run and relative:
-            dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True)
+            dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True,
+                      commit_properties=_commit_properties(None, self._fenced()))
         return relative
 
     def _restore(self, table: str, version: int) -> None:
-        self._table(table).restore(version)
+        self._table(table).restore(version, commit_properties=_commit_properties(None, self._lock_metadata()))
 
     def _checkpoint(self, table: str) -> int:
         dt = self._table(table)
@@ -342,7 +349,8 @@ class DeltaRsStore(TableStore):
         return dict(self._table(table).metadata().configuration)
 
     def _set_properties(self, table: str, properties: Mapping[str, str]) -> None:
-        self._table(table).alter.set_table_properties(dict(properties))
+        self._table(table).alter.set_table_properties(dict(properties),
+                                                      commit_properties=_commit_properties(None, self._lock_metadata()))
 
     def column_comments(self, table: str) -> dict[str, str | None]:
         self.require(table)
@@ -352,7 +360,8 @@ class DeltaRsStore(TableStore):
         dt = self._table(table)
         for column, comment in comments.items():  # delta-rs sets one column's metadata per commit
             field = next(f for f in dt.schema().fields if f.name == column)
-            dt.alter.set_column_metadata(column, {**{k: str(v) for k, v in field.metadata.items()}, "comment": comment})
+            dt.alter.set_column_metadata(column, {**{k: str(v) for k, v in field.metadata.items()}, "comment": comment},
+                                         commit_properties=_commit_properties(None, self._lock_metadata()))
 
     def changes(self, table: str, starting_version: int, ending_version: int | None = None) -> DataFrame:
         self.require(table)

@@ -7,6 +7,7 @@ application transactions: the `txnAppId`/`txnVersion` writer options for appends
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timezone
@@ -21,6 +22,7 @@ from c360.storage.base import Commit, MergeSpec, TableStore, Txn, WriteResult, a
 
 TXN_APP = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"  # recorded in each commit's commitInfo
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
@@ -59,6 +61,16 @@ class DeltaSparkStore(TableStore):
         if version is not None:
             reader = reader.option("versionAsOf", version)
         return reader.load(self.path(table))
+
+    def _fenced(self) -> dict[str, str]:
+        """The lock is checked as on every engine; Delta's connector takes a commit's metadata from the
+        session (userMetadata), so it is set here, before each commit, or unset without a lock."""
+        metadata = super()._fenced()
+        if metadata:
+            self.spark.conf.set(USER_METADATA, json.dumps(metadata, sort_keys=True))
+        else:
+            self.spark.conf.unset(USER_METADATA)
+        return metadata
 
     def _write(self, df: DataFrame, table: str, mode: str, txn: Txn | None,
                properties: Mapping[str, str] | None) -> WriteResult:
@@ -125,6 +137,7 @@ class DeltaSparkStore(TableStore):
 
     def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
         self.require(table)
+        self._fenced()
         builder = self._table(table).optimize()
         done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
         metrics = done.select("metrics.numFilesAdded", "metrics.numFilesRemoved").first()
@@ -133,6 +146,8 @@ class DeltaSparkStore(TableStore):
     def vacuum(self, table: str, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
         path = self.path(table)
         self.require(table)
+        if not dry_run:
+            self._fenced()
         with self._retention_check(retention_hours):
             if dry_run:
                 listed = self.spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()

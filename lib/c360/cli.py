@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", default="table", choices=["table", "csv", "json", "parquet"])
     sql.add_argument("--output", help="write the result here (required for parquet)")
     sql.add_argument("--limit", type=int, default=50, help="rows to print as a table (default 50)")
+    sql.add_argument("--latest", action="store_true",
+                     help="read every table as it stands, not as the last completed runs left it")
 
     evaluate = sub.add_parser("evaluate", help="measure silver.identity_map against ground truth or a steward's labels",
                               description="Pairwise precision/recall/F1 and cluster measures of silver.identity_map "
@@ -92,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     _config_arg(server)
     server.add_argument("--host", default="localhost", help="address to listen on (default localhost)")
     server.add_argument("--port", type=int, default=10000, help="port (default 10000)")
+    server.add_argument("--latest", action="store_true",
+                        help="serve every table as it stands, not as the last completed gold run left it")
     server.add_argument("--refresh-seconds", type=float, default=60.0,
                         help="how often to pick up new gold versions (default 60)")
     server.add_argument("--layer", default="gold", choices=["gold", "analytics"],
@@ -285,7 +289,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     _, _, _, store = _open(args.config)
     try:
-        result = query(store, args.query)
+        result = query(store, args.query, latest=args.latest)
     except (AnalysisException, ParseException) as exc:
         tables = ", ".join(store.list_tables()) or "none yet"
         raise C360Error(f"{str(exc).splitlines()[0]}\n  tables: {tables}") from None
@@ -438,7 +442,7 @@ def cmd_sql_server(args: argparse.Namespace) -> int:
     store = open_store(spark, engine.name, config.warehouse)
     try:
         serve(spark, store, args.host, args.port, args.refresh_seconds, announce=lambda m: print(m, flush=True),
-              layer=args.layer)
+              layer=args.layer, latest=args.latest)
     except KeyboardInterrupt:
         print("c360 sql-server: stopped")
     return 0

@@ -1,8 +1,9 @@
 """Spark SQL over the warehouse: tables are addressed as ``bronze.<t>``, ``silver.<t>``, ``gold.<t>``.
 
-Each table's current snapshot is registered as a temporary view (through the table store, so it works on
-both engines without a metastore); ``layer.table`` references outside string literals and comments are
-pointed at those views before Spark parses the query.
+Each table is registered as a temporary view (through the table store, so it works on both engines without
+a metastore) of the version the last completed run left it at (see snapshots), or of its current version
+with `latest`; ``layer.table`` references outside string literals and comments are pointed at those views
+before Spark parses the query.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 
 from pyspark.sql import DataFrame
 
+from c360 import snapshots
 from c360.storage import TableStore
 
 _TOKENS = re.compile(r"('(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|/\*.*?\*/)|"
@@ -23,11 +25,13 @@ def view_name(table: str) -> str:
     return "c360__" + table.replace(".", "__")
 
 
-def register_views(store: TableStore) -> list[str]:
-    """Register every table of the warehouse as a temporary view; returns the table names."""
+def register_views(store: TableStore, latest: bool = False) -> list[str]:
+    """Register every table of the warehouse as a temporary view, of the last completed runs' versions
+    (or the current ones with `latest`); returns the table names."""
+    pinned = None if latest else snapshots.completed(store)
     tables = store.list_tables()
     for table in tables:
-        store.read(table).createOrReplaceTempView(view_name(table))
+        snapshots.read(store, table, pinned)[0].createOrReplaceTempView(view_name(table))
     return tables
 
 
@@ -44,6 +48,7 @@ def rewrite(query: str, tables: list[str]) -> str:
     return _TOKENS.sub(swap, query)
 
 
-def query(store: TableStore, sql: str) -> DataFrame:
-    """Run `sql` over the warehouse's tables and return the result."""
-    return store.spark.sql(rewrite(sql, register_views(store)))
+def query(store: TableStore, sql: str, latest: bool = False) -> DataFrame:
+    """Run `sql` over the warehouse's tables (as the last completed runs left them, or as they stand with
+    `latest`) and return the result."""
+    return store.spark.sql(rewrite(sql, register_views(store, latest)))

@@ -5,8 +5,10 @@ the layer it serves (`gold`, or `analytics`: gold's pseudonymised copies, for an
 names), and every table of that layer is registered there as a view of its current Delta snapshot, read
 through the table store; so `SELECT ... FROM gold.customer_profile` works the same over JDBC as in `c360
 sql`, on both Delta engines and without a metastore. A server serves one layer, so analysts given the
-analytics server reach no table with names in it. Every `refresh_seconds` the server re-registers the
-views of tables whose Delta version changed, so a gold run's new snapshot is served without a restart.
+analytics server reach no table with names in it. It serves each table as the last completed gold run left
+it (see snapshots; `latest`: as it stands), and every `refresh_seconds` it re-registers the views whose
+version moved, so a completed run's tables are served without a restart and a run in progress is never
+served half written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 
+from c360 import snapshots
 from c360.config import C360Config
 from c360.storage import TableStore
 
@@ -39,13 +42,16 @@ def server_conf(config: C360Config, host: str, port: int, layer: str = "gold") -
     return config.model_copy(update={"spark": config.spark.model_copy(update={"conf": conf})})
 
 
-def register_snapshots(store: TableStore, known: dict[str, int | None], layer: str = "gold") -> list[str]:
-    """(Re-)register the tables of `layer` whose version differs from `known` as global temp views; returns them."""
+def register_snapshots(store: TableStore, known: dict[str, int | None], layer: str = "gold",
+                       latest: bool = False) -> list[str]:
+    """(Re-)register the tables of `layer` whose served version differs from `known` as global temp views
+    (the last completed run's version, or the current one with `latest`); returns them."""
+    pinned = None if latest else snapshots.completed(store)
     changed = []
     for table in store.list_tables(layer):
-        version = store.version(table)
+        version = (pinned or {}).get(table, store.version(table))
         if known.get(table) != version:
-            store.read(table).createOrReplaceGlobalTempView(table.split(".", 1)[1])
+            snapshots.read(store, table, pinned)[0].createOrReplaceGlobalTempView(table.split(".", 1)[1])
             known[table] = version
             changed.append(table)
     return changed
@@ -60,10 +66,11 @@ def start(spark: SparkSession, host: str, port: int) -> None:
 
 
 def serve(spark: SparkSession, store: TableStore, host: str, port: int, refresh_seconds: float,
-          announce: Callable[[str], None] = print, rounds: int | None = None, layer: str = "gold") -> None:
+          announce: Callable[[str], None] = print, rounds: int | None = None, layer: str = "gold",
+          latest: bool = False) -> None:
     """Register the views of `layer`, start the server and keep the views current until interrupted."""
     known: dict[str, int | None] = {}
-    tables = register_snapshots(store, known, layer)
+    tables = register_snapshots(store, known, layer, latest)
     if not tables:
         log.warning("sql-server: the warehouse has no %s tables yet (the gold stage writes them%s); serving none",
                     layer, "" if layer == "gold" else " for gold.pseudonymised")
@@ -72,6 +79,6 @@ def serve(spark: SparkSession, store: TableStore, host: str, port: int, refresh_
     done = 0
     while rounds is None or done < rounds:
         time.sleep(refresh_seconds)
-        for table in register_snapshots(store, known, layer):
+        for table in register_snapshots(store, known, layer, latest):
             announce(f"c360 sql-server: {table} now serves version {known[table]}")
         done += 1

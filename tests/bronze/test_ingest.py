@@ -378,3 +378,24 @@ def test_file_names_with_spaces_plus_and_umlauts(spark: SparkSession, tmp_path: 
     row = b.store.read("bronze.src").first()
     assert row["_source_file"].endswith("a b+c ü.ndjson") and row["_file_checksum"]
     assert b.ingest().status == "up to date"
+
+
+def test_a_file_delivered_again_under_another_name_is_recorded_not_read(bronze: Callable[..., Bronze]) -> None:
+    b = bronze({"format": "csv"})
+    content = "id,name\n1,Ann\n2,Bob\n"
+    b.write("a.csv", content)
+    b.write("b.csv", content)  # one delivery sent twice in one batch
+    first = b.ingest()
+
+    def names(found: dict[str, str]) -> dict[str, str]:
+        return {k.rsplit("/", 1)[-1]: v.rsplit("/", 1)[-1] for k, v in found.items()}
+
+    assert (first.files_new, first.written, names(first.files_duplicate)) == (1, 2, {"b.csv": "a.csv"})
+    versions = b.store.version("bronze.src")
+    b.write("c.csv", content)  # and once more, a run later
+    again = b.ingest()
+    assert names(again.files_duplicate) == {"c.csv": "a.csv"} and again.status == "up to date"
+    assert b.store.version("bronze.src") == versions and b.rows() == 2
+    ledger = {r.file_path.rsplit("/", 1)[-1]: r.status for r in b.store.read(LEDGER).collect()}
+    assert ledger == {"a.csv": "ingested", "b.csv": "duplicate", "c.csv": "duplicate"}
+    assert b.ingest().files_duplicate == {} and b.ingest().files_unchanged == 3, "a re-run reads nothing again"

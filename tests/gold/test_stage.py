@@ -9,10 +9,7 @@ from __future__ import annotations
 import glob
 import math
 import re
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from c360.gold.survivorship import MATCH_KEY, VALUE_COLUMN, units
 from c360.session import EngineChoice
 from c360.storage import TableStore, open_store
 from tests.conftest import DemoRun, require_delta_spark
+from tests.sql_server import beeline, sql_server
 
 
 @dataclass
@@ -280,35 +278,15 @@ def test_c360_sql_answers_the_example_queries(project_root: Path, built: Built, 
             assert [line for line in capsys.readouterr().out.splitlines() if line.strip()], (page.name, query)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_beeline_against_sql_server(project_root: Path, built: Built) -> None:
-    import pyspark
-
-    beeline = Path(pyspark.__file__).parent / "bin" / "beeline"
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "c360.cli", "sql-server", "--config", str(built.config_path),
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.monotonic() + 180
-        line = ""
-        while "listening" not in line and time.monotonic() < deadline and server.poll() is None:
-            line = server.stdout.readline()
-        assert "listening" in line, "sql-server did not start"
+    with sql_server(built.config_path) as port:
         query = example_queries(project_root, built)[1]   # top segments
-        out = subprocess.run([str(beeline), "-u", f"jdbc:hive2://localhost:{port}/", "--outputformat=csv2", "--silent=true",
+        out = subprocess.run([str(beeline()), "-u", f"jdbc:hive2://localhost:{port}/", "--outputformat=csv2", "--silent=true",
                               "-e", query], capture_output=True, text=True, timeout=180)
-        rows = [line.split("> ", 1)[-1] for line in out.stdout.splitlines() if "," in line]  # drop beeline's prompt
-        assert rows and rows[0].startswith("segment,customers,revenue"), out.stdout + out.stderr
-        counted = sum(int(r.split(",")[1]) for r in rows[1:])
-        assert counted == built.summary["tables"]["customer_metrics"]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    rows = [line.split("> ", 1)[-1] for line in out.stdout.splitlines() if "," in line]  # drop beeline's prompt
+    assert rows and rows[0].startswith("segment,customers,revenue"), out.stdout + out.stderr
+    counted = sum(int(r.split(",")[1]) for r in rows[1:])
+    assert counted == built.summary["tables"]["customer_metrics"]
 
 
 def test_register_in_a_metastore(built: Built, spark: SparkSession, delta_spark_available: bool) -> None:

@@ -14,6 +14,8 @@ import yaml
 
 from c360 import pipeline
 from c360.cli import main
+from c360.config import parse_config
+from c360.session import EngineChoice
 from c360.silver import model as model_store
 from c360.steward import actions
 from c360.steward.labels import Label
@@ -86,6 +88,19 @@ def test_a_model_trained_on_labels_is_judged_on_them_and_links_at_their_threshol
     done = pipeline.run(silvered.ctx(), "silver")["silver"]
     assert done["model_version"] == model.version
     assert done["threshold"] == {"probability": chosen["probability"], "from": f"the steward's labels (model v{model.version})"}
+
+    # an automatic retrain (here: the blocking rules changed, so the model no longer fits) takes them too
+    doc = yaml.safe_load(config.read_text())
+    doc["silver"]["linkage"]["blocking_rules"] = [["last_name_key", "date_of_birth"], ["email_key"],
+                                                  ["first_name_key", "last_name_key"]]
+    config.write_text(yaml.safe_dump(doc))
+    ctx = pipeline.RunContext(parse_config(doc, config), silvered.spark, silvered.store,
+                              EngineChoice("delta-rs", "test"), pipeline.new_run_id())
+    rerun = pipeline.run(ctx, "silver")["silver"]
+    retrained = model_store.latest(folder)
+    assert retrained.version == model.version + 1 == rerun["model_version"]
+    assert retrained.metadata()["labels"]["matches"] == matches
+    assert retrained.metadata()["training"]["labels"] == {"m_from_matches": matches}
 
     charts = tmp_path / "charts"
     assert main(["evaluate", "--config", str(config), "--labels", "--charts", str(charts)]) == 0

@@ -68,3 +68,16 @@ def test_a_table_made_without_the_feed_gets_it_on_its_next_publish(store: TableS
     since = store.version("gold.old_people")  # the MERGE: the commit after the property's
     assert {(r["customer_id"], r["_change_type"]) for r in store.changes("gold.old_people", since).collect()} == {
         ("C1", "update_preimage"), ("C1", "update_postimage")}
+
+
+def test_rows_sharing_a_key_never_stop_a_merge_one_is_kept_and_counted(store: TableStore, spark: SparkSession) -> None:
+    publish(store, spark.createDataFrame([("C1", 1, None, None), ("C2", 1, None, None)], SCHEMA), "gold.people", KEY)
+    twice = spark.createDataFrame([("C1", 2, None, None), ("C1", 3, None, None),   # a changed key, sent twice
+                                   ("C5", 1, None, ["a"]), ("C5", 1, None, ["b"]),   # a new key, sent twice
+                                   ("C2", 1, None, None)], SCHEMA)
+    done = publish(store, twice, "gold.people", KEY)
+    assert done == {"written": "changes", "upserted": 2, "deleted": 0, "duplicate_keys": 2}
+    kept = {r.customer_id: r for r in store.read("gold.people").collect()}
+    assert sorted(kept) == ["C1", "C2", "C5"] and store.read("gold.people").count() == 3
+    again = publish(store, twice, "gold.people", KEY)  # the same rule keeps the same rows: nothing changes
+    assert again["written"] == "nothing" and {r.customer_id: r for r in store.read("gold.people").collect()} == kept

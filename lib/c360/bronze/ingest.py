@@ -49,6 +49,7 @@ class SourceResult:
     files_changed: int = 0
     files_unchanged: int = 0
     files_recovered: int = 0
+    files_duplicate: dict[str, str] = field(default_factory=dict)  # a file sent again under another name -> the first
     files_vanished: list[str] = field(default_factory=list)
     records: int = 0
     written: int = 0
@@ -140,9 +141,11 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
     if todo.changed and settings.on_changed_file == "error":
         raise C360Error(f"source {source.name}: file(s) changed content under the same name: "
                         f"{', '.join(todo.changed)} (bronze.on_changed_file is 'error')")
+    result.files_duplicate = todo.duplicates
     recovered = ledger_mod.already_landed(store, source.name, [f for f, _ in todo.new])
     entries = [_entry(f, v, Counter(ok=counts[0], quarantined=counts[1]), "recovered") for f, v in todo.new
                if (counts := recovered.get((f.path, f.checksum)))]
+    entries += [_entry(f, 1, Counter(), "duplicate") for f in landed if f.path in todo.duplicates]
     fresh = [(f, v) for f, v in todo.new if (f.path, f.checksum) not in recovered]
     result.files_recovered, result.files_new = len(entries), len(fresh) - len(todo.changed)
     if fresh:
@@ -152,7 +155,7 @@ def ingest_source(ctx, source: SourceConfig, landed: list[LandedFile] | None = N
             return result
     if entries:
         _log(ctx, source, entries)
-        result.status = "ingested"
+        result.status = "ingested" if len(entries) > len(todo.duplicates) else "up to date"
     result.seconds = round(time.monotonic() - started, 2)
     return result
 

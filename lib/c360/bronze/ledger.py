@@ -39,6 +39,8 @@ class Plan:
     new: list[tuple[LandedFile, int]] = field(default_factory=list)  # (file, file_version)
     unchanged: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    """A new file whose content (checksum) the source already delivered under another name -> that name."""
 
 
 def known_files(store: TableStore, sources: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
@@ -66,11 +68,19 @@ def last_watermark(store: TableStore, source: str, location: str) -> str | None:
 
 def plan(files: list[LandedFile], known: dict[str, tuple[str, int]]) -> Plan:
     """Sort the landed files against the ledger (`known`: path -> checksum and version): new files, files
-    changed under the same name (their next version) and files already ingested, which are not read again."""
+    changed under the same name (their next version) and files already ingested, which are not read again.
+    A new file holding exactly what an ingested file, or an earlier new file of this listing, holds (the same
+    checksum: one delivery sent twice under two names) is a duplicate and is not read either."""
     result = Plan()
-    for file in files:
+    seen: dict[str, str] = {}
+    for path, (checksum, _) in sorted(known.items()):
+        seen.setdefault(checksum, path)  # a file with that content, the first by name: the same every run
+    for file in sorted(files, key=lambda f: f.path):
         entry = known.get(file.path)
-        if entry is None:
+        if entry is None and file.checksum in seen:
+            result.duplicates[file.path] = seen[file.checksum]
+        elif entry is None:
+            seen[file.checksum] = file.path
             result.new.append((file, 1))
         elif entry[0] == file.checksum:
             result.unchanged.append(file.path)

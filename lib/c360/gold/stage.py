@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from c360 import progress
+from c360 import progress, recovery
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.gold import build, changes, quality
@@ -76,10 +76,16 @@ def advance(ctx: RunContext, moved: dict[str, tuple[int, int]], txn: Txn, note: 
     last = last_summary(ctx.store, RUNS)
     if last is None or "inputs" not in last:
         return False
-    inputs = {t: moved[t][1] if t in moved and moved[t][0] == v else v for t, v in last["inputs"].items()}
-    if inputs == last["inputs"]:
+
+    def move(versions: dict[str, int]) -> dict[str, int]:
+        return {t: moved[t][1] if t in moved and moved[t][0] == v else v for t, v in versions.items()}
+
+    inputs = move(last["inputs"])
+    done = last.get("finished")
+    finished = {"versions": move(done["versions"]), "txn": done["txn"]} if done else None
+    if inputs == last["inputs"] and finished == done:
         return False
-    summary = {**last, "inputs": inputs, **note}
+    summary = {**last, "inputs": inputs, **({"finished": finished} if finished else {}), **note}
     runs = local_frame(ctx.spark, [(ctx.run_id, fingerprint(ctx, inputs, last["settings"]), json.dumps(summary, default=str),
                                     datetime.now(timezone.utc))],
                        "run_id string, fingerprint string, summary string, finished_at timestamp")
@@ -175,7 +181,10 @@ def run_gold(ctx: RunContext) -> dict:
                "profiles_changed": ctx.store.read(build.PROFILE).where(F.col("updated_at") >= F.lit(
                    build.run_started(ctx)).cast("timestamp")).count(),
                "completeness": gates.completeness, "inputs": versions, "settings": settings,
-               "seconds_per_step": watch.seconds}
+               "seconds_per_step": watch.seconds,
+               # what readers see until the next run finishes (see snapshots)
+               "finished": recovery.finished(ctx.store, [t for layer in ("gold", pseudonymise.LAYER)
+                                                         for t in ctx.store.list_tables(layer) if t != RUNS], txn)}
     runs = local_frame(ctx.spark, [(ctx.run_id, print_fp, json.dumps(summary, default=str), datetime.now(timezone.utc))],
                        "run_id string, fingerprint string, summary string, finished_at timestamp")
     ctx.store.append(runs, RUNS, txn=txn)

@@ -14,13 +14,16 @@ and not the whole table.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from c360.storage.base import MergeSpec, TableStore, Txn, as_nullable
+
+log = logging.getLogger(__name__)
 
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
@@ -56,22 +59,33 @@ def _key_match(key: TableKey, left: str, right: str) -> Column:
     return out
 
 
-def differences(new: DataFrame, published: DataFrame, key: TableKey) -> tuple[DataFrame, DataFrame]:
+def differences(new: DataFrame, published: DataFrame, key: TableKey, copies: bool = False) -> tuple[DataFrame, DataFrame]:
     """(upserts, tombstones): the rows of `new` that `published` lacks or holds with other values, and a
     tombstone for every key of `published` that `new` lacks. Both are read in `new`'s column types (all
     nullable, as the table stores them) first, so a value that only changed type on the way through the
-    table is no change."""
+    table is no change. With `copies`, each upsert also carries `_copies`: how many rows of `new` hold its
+    key (counted in the same pass, by the key the comparison joins on)."""
     columns = new.columns
     types = as_nullable(new.schema)
     new = new.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
     current = published.select(*[F.col(f"`{c}`").cast(types[c].dataType).alias(c) for c in columns])
-    fresh = new.withColumn("_digest", _content(columns)).alias("n")
+    fresh = new.withColumn("_digest", _content(columns))
+    if copies:
+        fresh = fresh.withColumn("_copies", F.count(F.lit(1)).over(Window.partitionBy(*[F.col(f"`{k}`") for k in key.keys])))
+    fresh = fresh.alias("n")
     old = current.withColumn("_digest", _content(columns)).alias("o")
     upserts = fresh.join(old, _key_match(key, "n", "o") & (F.col("n._digest") == F.col("o._digest")), "left_anti")
     gone = old.join(fresh, _key_match(key, "o", "n"), "left_anti")
     tombstones = gone.select(*[F.col(f"o.`{c}`") if c in key.keys else F.lit(None).cast(types[c].dataType).alias(c)
                                for c in columns])
-    return upserts.select(*[F.col(f"n.`{c}`") for c in columns]), tombstones
+    return upserts.select(*[F.col(f"n.`{c}`") for c in [*columns, *(["_copies"] if copies else [])]]), tombstones
+
+
+def one_per_key(frame: DataFrame, key: TableKey) -> DataFrame:
+    """`frame` with one row per key: of rows sharing a key (a MERGE would stop on them, "multiple source rows
+    matched", or insert the key twice) the one whose values' digest sorts last, the same row every run."""
+    order = Window.partitionBy(*[F.col(f"`{k}`") for k in key.keys]).orderBy(_content(frame.columns).desc())
+    return frame.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
 
 
 def _columns(schema: T.StructType) -> list[tuple[str, T.DataType]]:
@@ -83,7 +97,8 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
     """Make `table` hold `frame`'s rows: a new table, or one whose columns changed, is written whole (with the
     change data feed on); otherwise one MERGE of the changed rows, or no commit when nothing changed. With
     `scope` (key columns), `frame` holds the new rows of those keys only and the rest of the table stays.
-    Returns how: {"written": "whole"|"changes"|"nothing", "upserted": n, "deleted": n}."""
+    Returns how: {"written": "whole"|"changes"|"nothing", "upserted": n, "deleted": n}, with "duplicate_keys":
+    n when rows of `frame` shared a key (one was kept: see one_per_key)."""
     if not store.exists(table) or _columns(store.schema(table)) != _columns(frame.schema):
         if scope is not None:
             raise ValueError(f"{table}: a scoped publish needs the table with these columns already there")
@@ -95,8 +110,17 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
     if scope is not None:
         published = published.join(scope.select(*key.keys).distinct(), list(key.keys), "left_semi")
     # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
-    upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key))
+    upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key, copies=True))
+    # rows beyond the first of each key a MERGE would take (elsewhere a repeated key changes nothing)
+    shared = upserts.where("_copies > 1").select(*[F.col(f"`{k}`") for k in key.keys], "_copies").collect()
+    repeated = sum(row["_copies"] - 1 for row in {tuple(r): r for r in shared}.values())
+    upserts = upserts.drop("_copies")
+    if repeated:
+        log.warning("%s: %d rows share their key with another row; one row per key is kept (see one_per_key)",
+                    table, repeated)
+        upserts, tombstones = (part.localCheckpoint() for part in differences(one_per_key(frame, key), published, key))
     upserted, deleted = upserts.count(), tombstones.count()
     if upserted or deleted:
         store.merge(upserts.unionByName(tombstones), table, key.merge_spec(), txn=txn)
-    return {"written": "changes" if upserted or deleted else "nothing", "upserted": upserted, "deleted": deleted}
+    return {"written": "changes" if upserted or deleted else "nothing", "upserted": upserted, "deleted": deleted,
+            **({"duplicate_keys": repeated} if repeated else {})}

@@ -95,6 +95,10 @@ class Lease:
         except json.JSONDecodeError:
             return None
 
+    def _newer(self) -> list[int]:
+        """The epochs after this holder's: someone took the lock over."""
+        return [e for e in self.epochs() if e > self.epoch]
+
     def _record(self, renewed_at: float, released: bool = False) -> bytes:
         return json.dumps({"epoch": self.epoch, "what": self.what, "id": self.ident, "host": socket.gethostname(),
                            "pid": os.getpid(), "since": self.since, "renewed_at": renewed_at,
@@ -149,7 +153,7 @@ class Lease:
     def _renewing(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
             try:
-                newer = [e for e in self.epochs() if e > self.epoch]
+                newer = self._newer()
                 if newer:
                     self._lost = f"epoch {newer[-1]} took the lock over"
                     return
@@ -164,7 +168,7 @@ class Lease:
         if self._lost is None and time.time() - self._renewed > self.lease_seconds:
             self._lost = f"its lease of {self.lease_seconds:g} s ran out (not renewed since {self._renewed:.0f})"
         if self._lost is None:
-            newer = [e for e in self.epochs() if e > self.epoch]
+            newer = self._newer()
             if newer:
                 self._lost = f"epoch {newer[-1]} took the lock over"
         if self._lost is not None:

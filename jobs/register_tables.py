@@ -3,7 +3,8 @@
     spark-submit --packages io.delta:delta-spark_2.13:4.4.1 --py-files c360.zip \
       jobs/register_tables.py --config conf/prod.yaml
 
-Runs CREATE TABLE <catalog>.<schema>.<table> USING DELTA LOCATION '...' for the layers in gold.catalog.
+Creates views <catalog>.<schema>.<table> pinned to the last completed run's versions for the layers in
+gold.catalog (runs re-point them).
 """
 
 import sys

@@ -101,10 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--layer", default="gold", choices=["gold", "analytics"],
                         help="the layer to serve: gold, or analytics (gold.pseudonymised's copies, without names)")
 
-    register = sub.add_parser("register", help="register the gold tables in the metastore (USING DELTA LOCATION)",
-                              description="CREATE TABLE <catalog>.<schema>.<table> USING DELTA LOCATION ... for "
-                                          "the layers in gold.catalog; idempotent. Needs the delta-spark engine.")
+    register = sub.add_parser("register", help="register the tables in the metastore as views pinned to the last completed run",
+                              description="CREATE VIEW <catalog>.<schema>.<table> AS SELECT * FROM delta.`path` "
+                                          "VERSION AS OF <the last completed run's version> for the layers in "
+                                          "gold.catalog; every later run and erasure re-points them. Idempotent. "
+                                          "Needs the delta-spark engine.")
     _config_arg(register)
+    register.add_argument("--latest", action="store_true",
+                          help="views of the tables as they stand (mid-run included), never re-pointed")
 
     report = sub.add_parser("report", help="print a run's summary and the path of its report page",
                             description="Every `c360 run` writes summary.json and index.html into "
@@ -453,7 +457,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     from c360.catalog import register_tables
 
     config, spark, _, store = _open(args.config)
-    for name, status in register_tables(spark, store, config.gold.catalog).items():
+    for name, status in register_tables(spark, store, config.gold.catalog, latest=args.latest).items():
         print(f"{status:<8} {name}")
     return 0
 

@@ -520,7 +520,7 @@ class QualitySettings(_Strict):
 
 
 class CatalogSettings(_Strict):
-    """Where `c360 register` puts the gold tables in a metastore."""
+    """Where `c360 register` puts the tables in a metastore (views pinned to the last completed run)."""
 
     catalog: str | None = None
     """The metastore catalog to register in (Unity Catalog); none: the session's current catalog."""

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
 
-from c360 import lock, progress
+from c360 import catalog, lock, progress
 from c360.config import C360Config
 from c360.errors import C360Error
 from c360.memory import peak_memory_mib
@@ -135,6 +135,7 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
     with lock.holding(ctx.config.warehouse, "run", ctx.run_id, ctx.config.lock, ctx.store), progress.running(ctx.run_id, ctx.spark) as told:
         try:
             _run_stages(ctx, stage, wanted, told, results)
+            catalog.repoint(ctx.spark, ctx.store, ctx.config.gold.catalog)
         except Exception as exc:
             write_report(ctx, results, f"{type(exc).__name__}: {exc}")
             raise

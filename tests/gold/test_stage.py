@@ -301,6 +301,8 @@ def test_register_in_a_metastore(built: Built, spark: SparkSession, delta_spark_
         assert set(register_tables(spark, store, settings).values()) == {"exists"}
         got = spark.sql("SELECT count(*) FROM c360_test.customer_profile").first()[0]
         assert got == built.summary["tables"]["customer_profile"]
+        shown = spark.sql("SHOW CREATE TABLE c360_test.customer_profile").first()[0]
+        assert f"VERSION AS OF {built.store.version('gold.customer_profile')}" in shown, shown
     finally:
         spark.sql("DROP SCHEMA IF EXISTS c360_test CASCADE")
 

@@ -121,7 +121,7 @@ def _flag_duplicates(df: DataFrame, partitions: int | None = None) -> DataFrame:
     if partitions:
         # each part is held whole while the records are cached: sized by the input, not a fixed count
         df = df.repartition(partitions, *key)
-    by_key = Window.partitionBy(*key).orderBy(F.col("_record_ref").desc(), F.col("_record_hash"))
+    by_key = Window.partitionBy(*key).orderBy(*[p.desc() for p in _position_in_file()], F.col("_record_hash"))
     ranked = df.withColumn("_rank", F.when(ok, F.row_number().over(by_key)))
     kept = F.first(F.when(F.col("_rank") == 1, F.concat_ws(" ", "_source_file", "_record_ref")), ignorenulls=True)
     ranked = ranked.withColumn("_kept", F.when(ok, kept.over(Window.partitionBy(*key))))
@@ -132,6 +132,15 @@ def _flag_duplicates(df: DataFrame, partitions: int | None = None) -> DataFrame:
                         .otherwise(F.col("_detail")))
             .withColumn("_reason", F.when(duplicate, F.lit("duplicate_record_id")).otherwise(F.col("_reason")))
             .drop("_rank", "_kept"))
+
+
+def _position_in_file() -> list[Column]:
+    """A record's place in its file as numbers, from its _record_ref ("record 17", "offset 4096 line +3",
+    "line 5 element 2"), so "record 10" comes after "record 9" (as text it would not)."""
+    ref = F.col("_record_ref")
+    number = [F.regexp_extract(ref, pattern, 1).cast("long") for pattern in
+              (r"^offset (\d+)", r"(\d+)(?: element \d+)?$", r" element (\d+)$")]
+    return [F.coalesce(n, F.lit(0)) for n in number]
 
 
 def bronze_rows(df: DataFrame, run_id: str, ingested_at: Column, keep_raw: bool) -> DataFrame:

@@ -148,8 +148,9 @@ def read_csv(spark: SparkSession, files: list[str], options: dict[str, str], dec
             continue  # empty or zero-byte files: no records
         problem = _header_problem(header, id_column)
         names = [f"_c{i}" for i in range(len(header))] if problem else list(header)
-        schema = T.StructType([T.StructField(n, types.get(n.lower(), T.StringType())) for n in names]
-                              + [T.StructField(CORRUPT, T.StringType())])
+        # read as text and cast after, so a value of the wrong type is wrong_type naming its column (a typed
+        # read would call the whole record malformed)
+        schema = T.StructType([T.StructField(n, T.StringType()) for n in names] + [T.StructField(CORRUPT, T.StringType())])
         frame = spark.read.options(**opts).option("columnNameOfCorruptRecord", CORRUPT).schema(schema).csv(group)
         frame = _position(_located(frame), "record")
         data = [c for c in names]
@@ -162,7 +163,8 @@ def read_csv(spark: SparkSession, files: list[str], options: dict[str, str], dec
             .alias("_error"),
             F.lit(problem).alias("_detail"),
         )
-        frames.append(frame)
+        typed = T.StructType([T.StructField(n, types[n.lower()]) for n in names if n.lower() in types])
+        frames.append(frame if problem else conform(frame, typed))
     return _union(frames)
 
 
@@ -208,11 +210,12 @@ def conform(df: DataFrame, target: T.StructType) -> DataFrame:
     if not problems:
         return df.select(*columns, *rest)
     detail = F.concat_ws("; ", *problems)
-    out = df.select(*columns, *rest, detail.alias("_cast_detail"))
-    bad = F.col("_cast_detail") != ""
-    return (out.withColumn("_error", F.when(bad, F.lit("wrong_type")).otherwise(F.col("_error")))
-            .withColumn("_detail", F.when(bad, F.col("_cast_detail")))
-            .drop("_cast_detail"))
+    # a record that did not parse stays malformed
+    bad = ((detail != "") & F.col("_error").isNull()).alias("_cast_bad")
+    out = df.select(*columns, *rest, detail.alias("_cast_detail"), bad)
+    return (out.withColumn("_error", F.when(F.col("_cast_bad"), F.lit("wrong_type")).otherwise(F.col("_error")))
+            .withColumn("_detail", F.when(F.col("_cast_bad"), F.col("_cast_detail")).otherwise(F.col("_detail")))
+            .drop("_cast_detail", "_cast_bad"))
 
 
 def parquet_schema(files: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:

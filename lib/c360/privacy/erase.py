@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360 import catalog
 from c360.errors import C360Error
 from c360.frames import local_frame
 from c360.config import LAYERS
@@ -165,6 +166,7 @@ def erase(ctx: RunContext, requests: list[Request], dry: bool = False) -> dict:
         _advance(ctx, {t: (v, ctx.store.version(t)) for t, v in start.items()}, {}, txn)
     log.info("erase: silver done; gold's incremental run follows")
     gold = _continue_gold(ctx)
+    catalog.repoint(ctx.spark, ctx.store, ctx.config.gold.catalog)  # gold's run moved its bookmarks
     _log_erasure(ctx, requests, found, rows, scrubbed, secret, now, txn)
     touched = sorted(t for t, v in _versions(ctx.store).items() if v != start.get(t) and not t.startswith("privacy."))
     purged = {}
@@ -188,7 +190,8 @@ def _versions(store: TableStore) -> dict[str, int]:
 
 def _advance(ctx: RunContext, silver_moved: dict[str, tuple[int, int]], gold_moved: dict[str, tuple[int, int]],
              txn: Txn) -> None:
-    """Move silver's and gold's bookmarks over the erasure's and the purge's commits (see silver.stage.advance)."""
+    """Move silver's and gold's bookmarks over the erasure's and the purge's commits (see silver.stage.advance),
+    and the metastore's pinned views with them (an erased person must not stay readable through one)."""
     from c360.gold import stage as gold
     from c360.silver import stage as silver
 
@@ -196,6 +199,7 @@ def _advance(ctx: RunContext, silver_moved: dict[str, tuple[int, int]], gold_mov
     silver.advance(ctx, silver_moved, txn, note)
     if gold_moved:
         gold.advance(ctx, gold_moved, txn, note)
+    catalog.repoint(ctx.spark, ctx.store, ctx.config.gold.catalog)
 
 
 def _continue_gold(ctx: RunContext) -> dict:

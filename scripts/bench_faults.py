@@ -1,4 +1,4 @@
-"""Faults measured: lock races and readers during a gold run.
+"""Faults measured: lock races, readers during a gold run, processes killed at named places, damaged input.
 
 1. Lock races: two processes race for the warehouse lock `--lock-rounds` times on a local folder and on a real
    S3 API (moto's server on loopback), every fifth holder "killed" holding it (its lease must run out before
@@ -9,6 +9,15 @@
    whether `customer_profile` and `customer_xref` hold the same customers. Printed: queries and inconsistent
    answers as readers see them by default (the last completed run: must be 0) and with `--latest` (tables as
    they stand, for comparison).
+3. Kill points: the crash matrix of tests/crashes.py on both Delta engines over `--kill-people` people: every
+   place a `c360 run` or `c360 maintain` process is killed with SIGKILL, then the runs that complete. Printed
+   per engine: places tried and killed there, the tables and columns that differ from clean runs afterwards
+   and transactions committed twice (both must be none), seconds per process.
+4. Damaged input: c360.datagen.damage writes `--damage-records` records (CSV, NDJSON, Parquet) with one row in
+   a hundred damaged in 24 ways and a manifest; `c360 run --stage bronze` lands them, and bronze is reconciled
+   against the manifest. Printed: damaged rows, matched in quarantine with the manifest's reason, missing,
+   wrong reason, unexpected, good rows in bronze against the manifest's, seconds, and the new table versions
+   a second run made (must be 0).
 
 Results go through bench_results (`faults`).
 """
@@ -127,16 +136,85 @@ def readers(people: int, work: Path) -> dict:
             "inconsistent_latest": sum(1 for a in answers["latest"] if a)}
 
 
+def kill_points(people: int, work: Path) -> list[dict]:
+    """The crash matrix on both engines (delta-spark when its jars are found)."""
+    import os
+
+    from tests.crashes import crash_matrix, plan
+
+    config = _config(work)
+    spark, _ = session_for(config, quiet=True)
+    engines = ("delta-rs", "delta-spark") if os.environ.get("C360_DELTA_JARS") else ("delta-rs",)
+    started = time.monotonic()
+    result = crash_matrix(ROOT, work, spark, {e: plan(e) for e in engines}, people)
+    rows = []
+    for engine, found in result["chains"].items():
+        kills = [p for p in found["processes"] if p["place"] != "(completes)"]
+        rows.append({"check": "kill points", "engine": engine, "people": people,
+                     "places": [f"{p['command']} {p['place']}" for p in kills],
+                     "tried": len(kills), "killed_there": sum(p["as_asked"] for p in kills),
+                     "completed_after": sum(p["as_asked"] for p in found["processes"] if p["place"] == "(completes)"),
+                     "differences_after_runs": found["differences_after_runs"],
+                     "differences_after_maintain": found["differences_after_maintain"],
+                     "committed_twice": len(found["committed_twice"]),
+                     "seconds_per_process": [p["seconds"] for p in found["processes"]],
+                     "matrix_s": round(time.monotonic() - started, 1)})
+    return rows
+
+
+def damaged(records: int, work: Path) -> dict:
+    """A damaged landing through `c360 run --stage bronze`, reconciled against its manifest; then once more."""
+    from c360.config import load_config
+    from c360.datagen.damage import WAYS, reconcile, write_damaged
+
+    started = time.monotonic()
+    manifest = write_damaged(work, records)
+    written_s = time.monotonic() - started
+
+    def bronze() -> float:
+        begun = time.monotonic()
+        subprocess.run([sys.executable, "-m", "c360.cli", "run", "--stage", "bronze", "--config",
+                        str(work / "c360.yaml")], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.monotonic() - begun
+
+    first_s = bronze()
+    config = load_config(work / "c360.yaml")
+    spark, engine = session_for(config, quiet=True)
+    store = open_store(spark, engine.name, config.warehouse)
+    found = reconcile(store, manifest)
+    versions = {t: store.version(t) for t in store.list_tables("bronze")}
+    second_s = bronze()
+    again = sum(1 for t, v in versions.items() if store.version(t) != v)
+    return {"check": "damaged landing", "records": records, "damaged_rows": manifest["damaged_rows"],
+            "damaged_share": manifest["damaged_share"], "ways": len(manifest["ways"]), "ways_known": len(WAYS),
+            "quarantine_entries_expected": found["damaged_entries"], "matched": found["matched"],
+            "missing": found["missing"], "wrong_reason": found["wrong_reason"], "unexpected": found["unexpected"],
+            "good_expected": found["good_expected"], "good_in_bronze": found["good_in_bronze"],
+            "reconciled": found["ok"], "examples": found["examples"], "write_s": round(written_s, 1),
+            "bronze_s": round(first_s, 1), "second_run_s": round(second_s, 1), "second_run_new_versions": again}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lock-rounds", type=int, default=200)
     parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument("--kill-people", type=int, default=200)
+    parser.add_argument("--damage-records", type=int, default=1_000_000)
+    parser.add_argument("--checks", nargs="+", default=["lock", "readers", "kills", "damage"],
+                        choices=["lock", "readers", "kills", "damage"])
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "c360-bench-faults"))
     args = parser.parse_args()
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
-    rows = lock_races(args.lock_rounds, work / "lock")
-    rows.append(readers(args.people, work / "readers"))
+    rows = []
+    if "lock" in args.checks:
+        rows += lock_races(args.lock_rounds, work / "lock")
+    if "readers" in args.checks:
+        rows.append(readers(args.people, work / "readers"))
+    if "kills" in args.checks:
+        rows += kill_points(args.kill_people, work / "kills")
+    if "damage" in args.checks:
+        rows.append(damaged(args.damage_records, work / "damage"))
     for row in rows:
         print(json.dumps(row))
     bench_results.record("faults", rows)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
 
-from c360 import catalog, lock, progress
+from c360 import catalog, faults, lock, progress
 from c360.config import C360Config
 from c360.errors import C360Error
 from c360.memory import peak_memory_mib
@@ -133,6 +133,7 @@ def run(ctx: RunContext, stage: str = "all") -> dict[str, dict]:
     results: dict[str, dict] = {}
     # every run leaves a report, failed ones included (a stage that raised: its error is the report's failure)
     with lock.holding(ctx.config.warehouse, "run", ctx.run_id, ctx.config.lock, ctx.store), progress.running(ctx.run_id, ctx.spark) as told:
+        faults.watch(ctx.store.path)
         try:
             _run_stages(ctx, stage, wanted, told, results)
             catalog.repoint(ctx.spark, ctx.store, ctx.config.gold.catalog)
@@ -159,5 +160,6 @@ def _run_stages(ctx: RunContext, stage: str, wanted: tuple[str, ...], told: prog
         summary["seconds"] = round(time.monotonic() - started, 1)
         summary["peak_memory_mib"] = peak_memory_mib(ctx.spark)
         results[name] = summary
+        faults.reached("stage", name)
         if summary.get("failed"):
             break  # later stages would build on incomplete input

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from c360 import faults
 from c360.errors import C360Error, TableNotFoundError
 from c360.frames import local_frame
 from c360.fs import filesystem
@@ -162,9 +163,10 @@ class TableStore(ABC):
         self.fence: Fence | None = None
         """The lock of the writer using this store (set while it holds it: see lock.holding)."""
 
-    def _fenced(self) -> dict[str, str]:
-        """Before a commit: make sure the writer still holds the warehouse's lock (a writer that lost it
-        stops here, before writing), and return what the commit records of it."""
+    def _fenced(self, table: str) -> dict[str, str]:
+        """Before a commit to `table`: make sure the writer still holds the warehouse's lock (a writer that
+        lost it stops here, before writing), and return what the commit records of it."""
+        faults.reached("write", table)
         if self.fence is None:
             return {}
         self.fence.check()
@@ -324,7 +326,7 @@ class TableStore(ABC):
         checkpoint, whose file statistics and commit details describe rows that are gone. Time travel to
         any earlier version ends here. Returns {"files_removed": n, "log_entries_removed": n}."""
         self.require(table)
-        self._fenced()
+        self._fenced(table)
         self._purge_deletion_vectors(table)
         removed = self.vacuum(table, retention_hours=0)
         checkpoint = self._checkpoint(table)
@@ -364,7 +366,7 @@ class TableStore(ABC):
         self.require(table)
         if self.version(table) == version:
             return False
-        self._fenced()
+        self._fenced(table)
         self._restore(table, version)
         return True
 
@@ -382,7 +384,7 @@ class TableStore(ABC):
         current = self.properties(table)
         if all(current.get(k) == v for k, v in properties.items()):
             return False
-        self._fenced()
+        self._fenced(table)
         self._set_properties(table, properties)
         return True
 
@@ -402,7 +404,7 @@ class TableStore(ABC):
         current = self.column_comments(table)
         changed = [c for c, text in comments.items() if c in current and current[c] != text]
         if changed:
-            self._fenced()
+            self._fenced(table)
             self._set_column_comments(table, {c: comments[c] for c in changed})
         return changed
 
@@ -421,7 +423,7 @@ class TableStore(ABC):
     def _skip(self, table: str, txn: Txn | None) -> WriteResult | None:
         """A WriteResult(skipped=True) when `txn` is already committed on `table` (every write asks first, so
         the lock is checked here: see _fenced)."""
-        self._fenced()
+        self._fenced(table)
         if txn is None or not self.exists(table):
             return None
         done = self.txn_version(table, txn.app_id)

@@ -315,7 +315,7 @@ class DeltaRsStore(TableStore):
 
     def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
         self.require(table)
-        done = _commit_properties(None, self._fenced())
+        done = _commit_properties(None, self._fenced(table))
         dt = self._table(table)
         metrics = dt.optimize.z_order(list(zorder_by), commit_properties=done) if zorder_by else \
             dt.optimize.compact(commit_properties=done)
@@ -333,7 +333,7 @@ class DeltaRsStore(TableStore):
         relative = [r for r in relative if fs.get_file_info(f"{base}/{r}").type == pafs.FileType.File]
         if not dry_run and relative:
             dt.vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False, full=True,
-                      commit_properties=_commit_properties(None, self._fenced()))
+                      commit_properties=_commit_properties(None, self._fenced(table)))
         return relative
 
     def _restore(self, table: str, version: int) -> None:

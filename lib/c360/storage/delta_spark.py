@@ -62,10 +62,10 @@ class DeltaSparkStore(TableStore):
             reader = reader.option("versionAsOf", version)
         return reader.load(self.path(table))
 
-    def _fenced(self) -> dict[str, str]:
+    def _fenced(self, table: str) -> dict[str, str]:
         """The lock is checked as on every engine; Delta's connector takes a commit's metadata from the
         session (userMetadata), so it is set here, before each commit, or unset without a lock."""
-        metadata = super()._fenced()
+        metadata = super()._fenced(table)
         if metadata:
             self.spark.conf.set(USER_METADATA, json.dumps(metadata, sort_keys=True))
         else:
@@ -137,7 +137,7 @@ class DeltaSparkStore(TableStore):
 
     def compact(self, table: str, zorder_by: tuple[str, ...] = ()) -> dict[str, int]:
         self.require(table)
-        self._fenced()
+        self._fenced(table)
         builder = self._table(table).optimize()
         done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
         metrics = done.select("metrics.numFilesAdded", "metrics.numFilesRemoved").first()
@@ -147,7 +147,7 @@ class DeltaSparkStore(TableStore):
         path = self.path(table)
         self.require(table)
         if not dry_run:
-            self._fenced()
+            self._fenced(table)
         with self._retention_check(retention_hours):
             if dry_run:
                 listed = self.spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()

@@ -171,7 +171,9 @@ TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-spee
           "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch",
           "erase": "Erasure", "transparency": "Subject access export and pseudonymised analytics",
           "review": "Stewards in the loop: labels against the truth",
-          "faults": "Faults: lock races and readers during a run"}
+          "faults": "Faults: lock races and readers during a run",
+          "crashes": "Crashes: processes killed at every place, on each engine",
+          "damage": "Bad input at scale: a damaged landing against its manifest"}
 COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
             "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
             "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
@@ -179,7 +181,8 @@ COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
             "gold": "python scripts/bench_gold.py --config conf/demo.yaml --truth demo/landing/truth",
             "stitching": "python scripts/bench_stitching.py", "erase": "python scripts/bench_erase.py --people 100000",
             "transparency": "python scripts/bench_transparency.py --people 100000",
-            "review": "python scripts/bench_review.py", "faults": "python scripts/bench_faults.py"}
+            "review": "python scripts/bench_review.py", "faults": "python scripts/bench_faults.py --checks lock readers",
+            "crashes": "python scripts/bench_faults.py --checks kills", "damage": "python scripts/bench_faults.py --checks damage"}
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:

@@ -60,7 +60,6 @@ ROW_WAYS = {source: [w for w, (s, _) in WAYS.items() if s == source and w not in
                      ("csv_wrong_delimiter_header", "parquet_cut_short", "parquet_wrong_type")]
             for source in ("crm", "web", "orders")}
 SHARES = {"crm": 0.4, "web": 0.4, "orders": 0.2}
-REFS = {"crm": "record", "web": "line", "orders": "row"}
 CRM_COLUMNS = ("contact_id", "first_name", "last_name", "email", "birth_date", "loyalty_points", "updated_at")
 FIRST = ("Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hans", "Ida", "Jonas", "Karla", "Lukas")
 LAST = ("Schmidt", "Meyer", "Weber", "Wagner", "Becker", "Hoffmann", "Koch", "Richter", "Wolf", "Neumann")
@@ -79,7 +78,7 @@ class Damage:
     """Rows of the landing it stands for (a file that cannot be read is one quarantine record for all)."""
 
 
-def _config(root: Path, warehouse: Path) -> dict:
+def _config(warehouse: Path) -> dict:
     return {
         "warehouse": str(warehouse),
         "bronze": {"max_record_bytes": MAX_RECORD_BYTES},
@@ -251,7 +250,7 @@ def write_damaged(root: Path, records: int, seed: int = 7, warehouse: Path | Non
     cut = [{**_order(i, rng), "order_id": f"X{i:08d}"} for i in range(whole_file)]
     damages.append(_cut_short(root / "landing" / "orders" / "orders_cut_short.parquet",
                               pa.table({k: [o[k] for o in cut] for k in cut[0]})))
-    (root / "c360.yaml").write_text(yaml.safe_dump(_config(root, warehouse or root / "warehouse"), sort_keys=False))
+    (root / "c360.yaml").write_text(yaml.safe_dump(_config(warehouse or root / "warehouse"), sort_keys=False))
     damaged_rows = sum(d.rows for d in damages)
     manifest = {"records": records, "damaged_rows": damaged_rows, "damaged_share": round(damaged_rows / records, 5),
                 "ways": dict(sorted(Counter(d.way for d in damages).items())),

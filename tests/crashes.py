@@ -44,7 +44,8 @@ MAINTAIN_COMMAND = ("maintain", "--retain-hours", "0")
 EVERY_PLACE = {"first_load": FIRST_LOAD, "batch": BATCH, "maintain": MAINTAIN}
 # columns that say when and by which run a row was written, not what it holds (`table.column` or any table's)
 HISTORY = {"run_id", "_run_id", "ingested_at", "_ingested_at", "quarantined_at", "customer_created_at", "assigned_at",
-           "as_of", "linked_at", "gold.customer_profile.updated_at"}
+           "as_of", "linked_at", "gold.customer_profile.updated_at",
+           "gold.customer_metrics.days_since_last_seen"}  # measured from the run's as_of
 LEDGER_STATUS = {"recovered": "ingested"}  # a file whose rows a killed run had committed is logged as recovered
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from c360.sql import query, rewrite
+from c360.sql import query, referenced, rewrite
 from c360.storage import TableStore
 
 
@@ -16,6 +16,8 @@ def test_rewrite_touches_only_known_table_names() -> None:
     assert "FROM `c360__bronze__crm` c JOIN `c360__gold__customer_profile` p" in out
     assert "'bronze.crm' AS s -- bronze.crm in a comment" in out
     assert "x.y = 1" in out and "c.id = p.id" in out
+    assert referenced(sql, [*tables, "silver.identity_map"]) == tables, "only the tables named, outside literals"
+    assert referenced("SELECT 'gold.customer_profile' -- bronze.crm", tables) == []
 
 
 def test_query_reads_the_current_snapshot(store: TableStore, spark: SparkSession) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
@@ -41,17 +42,27 @@ def _norm(path: str) -> str:
     return path.removeprefix("file:").rstrip("/")
 
 
-def _entry(spark: SparkSession, name: str) -> tuple[str, str] | None:
-    """The metastore entry called `name`: (type, where) where type is VIEW, EXTERNAL or MANAGED and where the
-    location it reads (a view: the Delta path in its text, '' when it reads none), or None."""
+@dataclass(frozen=True)
+class Entry:
+    """A metastore entry: its type (VIEW, EXTERNAL or MANAGED), the location it reads (a view: the Delta path
+    in its text, '' when it reads none) and a view's text ('' for a table)."""
+
+    kind: str
+    where: str
+    text: str = ""
+
+
+def _entry(spark: SparkSession, name: str) -> Entry | None:
+    """The metastore entry called `name`, or None."""
     if not spark.catalog.tableExists(name.replace("`", "")):
         return None
     rows = {r.col_name: r.data_type for r in spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()}
     kind = (rows.get("Type") or "").upper()
     if kind == "VIEW":
-        found = re.search(r"delta\.`([^`]+)`", rows.get("View Text") or "")
-        return kind, _norm(found.group(1)) if found else ""
-    return kind, _norm(rows.get("Location") or "")
+        text = rows.get("View Text") or ""
+        found = re.search(r"delta\.`([^`]+)`", text)
+        return Entry(kind, _norm(found.group(1)) if found else "", text)
+    return Entry(kind, _norm(rows.get("Location") or ""))
 
 
 def _view_text(store: TableStore, table: str, version: int | None) -> str:
@@ -59,24 +70,23 @@ def _view_text(store: TableStore, table: str, version: int | None) -> str:
     return f"SELECT * FROM delta.`{store.path(table)}`{pinned}"
 
 
-def _point(spark: SparkSession, store: TableStore, name: str, table: str, version: int | None) -> str:
-    """Create or re-point the view `name` on `table` at `version`: 'created', 'repointed', 'replaced' (a
-    table entry at the same place became the view) or 'exists' (already there)."""
-    entry, path = _entry(spark, name), _norm(store.path(table))
-    if entry is not None and entry[1] != path:
-        raise C360Error(f"c360 register: {name} already exists and reads {entry[1] or 'no Delta path'}, not "
+def _point(spark: SparkSession, store: TableStore, name: str, table: str, version: int | None,
+           entry: Entry | None) -> str:
+    """Create or re-point the view `name` (now `entry`) on `table` at `version`: 'created', 'repointed',
+    'replaced' (a table entry at the same place became the view) or 'exists' (already there)."""
+    path = _norm(store.path(table))
+    if entry is not None and entry.where != path:
+        raise C360Error(f"c360 register: {name} already exists and reads {entry.where or 'no Delta path'}, not "
                         f"{path}; drop it or choose another catalog.schema")
     text = _view_text(store, table, version)
-    if entry is not None and entry[0] == "VIEW":
-        current = spark.sql(f"SHOW CREATE TABLE {name}").first()[0]
-        if text in current:
-            return "exists"
-    if entry is not None and entry[0] == "MANAGED":
+    if entry is not None and entry.kind == "VIEW" and entry.text.strip() == text:
+        return "exists"
+    if entry is not None and entry.kind == "MANAGED":
         raise C360Error(f"c360 register: {name} is a managed table at {path}; c360 never drops one")
-    if entry is not None and entry[0] != "VIEW":
+    if entry is not None and entry.kind != "VIEW":
         spark.sql(f"DROP TABLE {name}")  # an external table's entry: its files stay
     spark.sql(f"CREATE OR REPLACE VIEW {name} AS {text}")
-    return "created" if entry is None else "repointed" if entry[0] == "VIEW" else "replaced"
+    return "created" if entry is None else "repointed" if entry.kind == "VIEW" else "replaced"
 
 
 def _require_delta_spark(store: TableStore) -> None:
@@ -97,8 +107,8 @@ def register_tables(spark: SparkSession, store: TableStore, settings: CatalogSet
     _require_delta_spark(store)
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {_schema(settings)}")
     pinned = {} if latest else snapshots.completed(store)
-    return {qualified(settings, t): _point(spark, store, qualified(settings, t), t, pinned.get(t))
-            for t in _tables(store, settings)}
+    names = {t: qualified(settings, t) for t in _tables(store, settings)}
+    return {name: _point(spark, store, name, t, pinned.get(t), _entry(spark, name)) for t, name in names.items()}
 
 
 def repoint(spark: SparkSession, store: TableStore, settings: CatalogSettings) -> dict[str, str]:
@@ -110,9 +120,8 @@ def repoint(spark: SparkSession, store: TableStore, settings: CatalogSettings) -
     for table in _tables(store, settings):
         name = qualified(settings, table)
         entry = _entry(spark, name)
-        if entry and entry[0] == "VIEW" and entry[1] == _norm(store.path(table)) and " VERSION AS OF " in \
-                spark.sql(f"SHOW CREATE TABLE {name}").first()[0]:
-            moved[name] = _point(spark, store, name, table, pinned.get(table))
+        if entry and entry.kind == "VIEW" and entry.where == _norm(store.path(table)) and " VERSION AS OF " in entry.text:
+            moved[name] = _point(spark, store, name, table, pinned.get(table), entry)
     if any(v != "exists" for v in moved.values()):
         log.info("metastore views re-pointed at the last completed runs: %s",
                  ", ".join(n for n, v in moved.items() if v != "exists"))

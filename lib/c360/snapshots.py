@@ -41,8 +41,9 @@ def read(store: TableStore, table: str, pinned: dict[str, int] | None) -> tuple[
     """`table` as readers see it (its pinned version, or as it stands without one or with `pinned` None),
     and the version read (None: as it stands)."""
     version = (pinned or {}).get(table)
-    if version is None or version == store.version(table):
-        return store.read(table), version
+    if version is None:
+        return store.read(table), None
+    # read by version even when it is the current one: a run may commit the next between a check and the read
     try:
         frame = store.read(table, version=version)
         frame.schema  # noqa: B018 - resolves the snapshot now, so a vacuumed version fails here

@@ -25,14 +25,21 @@ def view_name(table: str) -> str:
     return "c360__" + table.replace(".", "__")
 
 
-def register_views(store: TableStore, latest: bool = False) -> list[str]:
-    """Register every table of the warehouse as a temporary view, of the last completed runs' versions
-    (or the current ones with `latest`); returns the table names."""
+def register_views(store: TableStore, latest: bool = False, tables: list[str] | None = None) -> list[str]:
+    """Register the warehouse's tables (or just `tables`) as temporary views, of the last completed runs'
+    versions (or the current ones with `latest`); returns the table names."""
     pinned = None if latest else snapshots.completed(store)
-    tables = store.list_tables()
+    tables = store.list_tables() if tables is None else tables
     for table in tables:
         snapshots.read(store, table, pinned)[0].createOrReplaceTempView(view_name(table))
     return tables
+
+
+def referenced(query: str, tables: list[str]) -> list[str]:
+    """The tables of `tables` that `query` names outside string literals and comments."""
+    known = {t.lower(): t for t in tables}
+    names = {f"{m['layer']}.{m['table']}".lower() for m in _TOKENS.finditer(query) if m.group(1) is None}
+    return [known[n] for n in sorted(names) if n in known]
 
 
 def rewrite(query: str, tables: list[str]) -> str:
@@ -51,4 +58,6 @@ def rewrite(query: str, tables: list[str]) -> str:
 def query(store: TableStore, sql: str, latest: bool = False) -> DataFrame:
     """Run `sql` over the warehouse's tables (as the last completed runs left them, or as they stand with
     `latest`) and return the result."""
-    return store.spark.sql(rewrite(sql, register_views(store, latest)))
+    # only the tables the query names: reading each table's snapshot is the cost of a query on small data
+    tables = register_views(store, latest, referenced(sql, store.list_tables()))
+    return store.spark.sql(rewrite(sql, tables))

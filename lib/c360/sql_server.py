@@ -50,8 +50,8 @@ def register_snapshots(store: TableStore, known: dict[str, int | None], layer: s
     changed = []
     for table in store.list_tables(layer):
         version = (pinned or {}).get(table, store.version(table))
-        if known.get(table) != version:
-            snapshots.read(store, table, pinned)[0].createOrReplaceGlobalTempView(table.split(".", 1)[1])
+        if known.get(table) != version:  # read at the version looked up, not at whatever is newest by then
+            snapshots.read(store, table, {table: version})[0].createOrReplaceGlobalTempView(table.split(".", 1)[1])
             known[table] = version
             changed.append(table)
     return changed

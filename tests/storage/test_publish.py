@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import types as T
 
 from c360.storage.publish import TableKey, differences, publish
 from c360.storage import TableStore
@@ -81,3 +82,25 @@ def test_rows_sharing_a_key_never_stop_a_merge_one_is_kept_and_counted(store: Ta
     assert sorted(kept) == ["C1", "C2", "C5"] and store.read("gold.people").count() == 3
     again = publish(store, twice, "gold.people", KEY)  # the same rule keeps the same rows: nothing changes
     assert again["written"] == "nothing" and {r.customer_id: r for r in store.read("gold.people").collect()} == kept
+
+
+
+def _lineage(described: bool) -> T.StructType:
+    """A profile's schema with a map of structs; `described`: its nested fields carry column comments, as
+    columns read from a table with descriptions do on delta-spark."""
+    meta = {"comment": "the person source it came from"} if described else {}
+    value = T.StructType([T.StructField("source", T.StringType(), True, meta), T.StructField("at", T.TimestampType())])
+    return T.StructType([T.StructField("customer_id", T.StringType()), T.StructField("version", T.LongType()),
+                         T.StructField("lineage", T.MapType(T.StringType(), value))])
+
+
+def test_a_table_one_engine_published_takes_the_others_scoped_publish(stores: dict[str, TableStore],
+                                                                       spark: SparkSession) -> None:
+    """Columns are compared by name and type: field metadata (the comments nested fields bring along on
+    delta-spark) makes no other columns, so a scoped publish merges into a table the other engine wrote."""
+    first = spark.createDataFrame([("C1", 1, {"email": ("crm", None)}), ("C2", 1, {})], _lineage(False))
+    publish(stores["delta-rs"], first, "gold.profiles", KEY)
+    scope = spark.createDataFrame([("C2",)], "customer_id string")
+    rows = spark.createDataFrame([("C2", 2, {"email": ("shop", None)})], _lineage(True))
+    assert publish(stores["delta-spark"], rows, "gold.profiles", KEY, scope=scope)["written"] == "changes"
+    assert sorted(r.version for r in stores["delta-rs"].read("gold.profiles").collect()) == [1, 2]

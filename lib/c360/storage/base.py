@@ -115,7 +115,9 @@ def align_to_table(df: DataFrame, table_schema: T.StructType, table: str) -> Dat
     columns = []
     for fld in df.schema.fields:
         existing = target.get(fld.name.lower())
-        if existing is None or existing.dataType == fld.dataType:
+        # the same type whatever its nested fields' nullability and metadata (comments nested fields bring
+        # along when read through delta-spark)
+        if existing is None or existing.dataType.simpleString() == fld.dataType.simpleString():
             columns.append(F.col(f"`{fld.name}`"))
         elif _widens(fld.dataType, existing.dataType):
             columns.append(F.col(f"`{fld.name}`").cast(existing.dataType).alias(fld.name))

@@ -88,8 +88,10 @@ def one_per_key(frame: DataFrame, key: TableKey) -> DataFrame:
     return frame.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
 
 
-def _columns(schema: T.StructType) -> list[tuple[str, T.DataType]]:
-    return [(f.name.lower(), f.dataType) for f in as_nullable(schema).fields]
+def _columns(schema: T.StructType) -> list[tuple[str, str]]:
+    """Each column's name and type, nullability and field metadata left out (delta-spark reads nested fields
+    of a table delta-rs wrote with metadata of their own: the same columns)."""
+    return [(f.name.lower(), f.dataType.simpleString()) for f in schema.fields]
 
 
 def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn: Txn | None = None,

@@ -114,7 +114,7 @@ def _config(project_root: Path, root: Path, engine: str, stage: str) -> Path:
     # what needs the executors' environment: person sources that Splink links (the phone parser's Python
     # workers, Splink's similarity jar), a reference source joined into gold, clickstream (cookie stitching);
     # bronze alone lands a person source and clickstream
-    sources = ("crm_accounts", "crm_contacts", "shop_customers", "social_profiles", "web_events") \
+    sources = ("crm_accounts", "crm_contacts", "shop_customers", "web_events") \
         if stage == "all" else ("crm_contacts", "web_events")
     doc = demo_config(project_root, root, engine, sources=sources)
     doc["warehouse_shared"] = True   # master, worker and driver share this machine's disk

@@ -24,7 +24,7 @@ from tests.sql_server import beeline, sql_server
 from tests.privacy.people import landed_warehouse
 
 SOURCES = ("crm_contacts", "shop_customers", "loyalty_members", "shop_orders")
-ROUNDS = 60  # beeline's queries, one after another from when the gold run starts
+ROUNDS = 15  # beeline's queries, one after another from when the gold run starts (about 2 s each)
 # customers of the profile without xref rows, and the other way round: 0 whenever both come from one run
 DISAGREE = ("SELECT (SELECT count(*) FROM (SELECT customer_id FROM gold.customer_profile EXCEPT "
             "SELECT customer_id FROM gold.customer_xref)) + (SELECT count(*) FROM (SELECT customer_id FROM "
@@ -77,7 +77,7 @@ def test_readers_during_a_gold_run_only_see_whole_runs(project_root: Path, tmp_p
         answers = []
         while writer.is_alive() or not answers:
             answers.append(tuple(query(store, DISAGREE).first()))
-            time.sleep(0.2)  # leave the run a core
+            time.sleep(1.0)  # leave the run a core (a query reads a snapshot of two tables: about 1 s)
         writer.join()
         out, _ = remote.communicate(timeout=600)
     # one "apart,profiles" line per answer, after whatever beeline's console prints before it on the line

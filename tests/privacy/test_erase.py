@@ -25,6 +25,7 @@ from c360.silver.linkage.keys import linkage_input
 from c360.silver.model import NAME
 from c360.steward import actions
 from c360.steward.labels import LABELS, Label
+from c360.storage import open_store
 from tests.conftest import TEST_SALT, require_delta_spark
 from tests.privacy.people import landed_warehouse, subject
 from tests.scan import files_holding
@@ -79,7 +80,9 @@ def test_an_erased_person_is_in_no_file_and_nobody_else_changed(
         require_delta_spark(delta_spark_available)
     config, store = landed_warehouse(project_root, tmp_path, engine, spark, SOURCES)
     config = config.model_copy(update={"privacy": PrivacySettings(purge=purge)})
-    pipeline.run(_context(config, spark, store, engine), "all")
+    # the first load on the embedded engine (quicker; the engines write the same tables): the erasure is the
+    # engine's own
+    pipeline.run(_context(config, spark, open_store(spark, "delta-rs", config.warehouse), "delta-rs"), "all")
     customer, values = subject(tmp_path, store)
     if purge == "immediate":  # a steward's labels and notes about them go too (and their export shows them)
         _a_steward_labels(config, spark, store, engine, customer)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_results  # noqa: E402
 
+STAGES = ("bronze", "silver", "gold")
 _PLOT_IDS = itertools.count(1)  # each plot's div id, unique within a build
 
 
@@ -166,7 +167,7 @@ def benchmarks(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
+TITLES = {"pipeline": "The whole pipeline as it grows", "silver-quality": "Linkage quality against plain Splink", "silver-speed": "Linkage at speed",
           "silver-arrival": "A model that keeps up with deliveries", "incremental": "A batch against a full refresh",
           "bronze": "Bronze ingestion", "gold": "Gold against the truth", "stitching": "Deterministic stitching of a batch",
           "erase": "Erasure", "transparency": "Subject access export and pseudonymised analytics",
@@ -174,7 +175,8 @@ TITLES = {"silver-quality": "Linkage quality against plain Splink", "silver-spee
           "faults": "Faults: lock races and readers during a run",
           "crashes": "Crashes: processes killed at every place, on each engine",
           "damage": "Bad input at scale: a damaged landing against its manifest"}
-COMMANDS = {"silver-quality": "python scripts/bench_silver.py --guards",
+COMMANDS = {"pipeline": "python scripts/bench.py --people 10000 100000 1000000 --silver-records 1000000 3000000",
+            "silver-quality": "python scripts/bench_silver.py --guards",
             "silver-speed": "python scripts/bench_silver.py --sizes 10000 100000 1000000 --backends duckdb",
             "silver-arrival": "python scripts/bench_silver.py --arrival", "incremental": "python scripts/bench_incremental.py",
             "bronze": "python scripts/bench_bronze.py --people 100000",
@@ -259,6 +261,36 @@ def _incremental(rows: list[dict[str, Any]]) -> str:
     return _table(["people", "stage", "run", "rows", "seconds"], body)
 
 
+def _pipeline(rows: list[dict[str, Any]]) -> str:
+    """scripts/bench.py: every `c360 run` process per size, the growth slopes, the fixed batch's ratios and a
+    log-log plot of first-load seconds (less the nothing-to-do run's) against size per stage."""
+    runs = [r for r in rows if r["kind"] in ("run", "silver run")]
+    out = _table(["people", "run", "wall (s)", "start (s)", *(f"{s} (s)" for s in STAGES), "person records",
+                  "comparisons", "trained", "peak Python / JVM (MiB)", "F1", "tables rewritten whole"],
+                 [[r["people"], r["run"] if r["kind"] == "run" else f"silver alone: {r['run']}", r["wall_s"], r["startup_s"],
+                   *(r["stages"].get(s, {}).get("seconds") for s in STAGES), r["stages"].get("silver", {}).get("records"),
+                   r["stages"].get("silver", {}).get("comparisons"), r["stages"].get("silver", {}).get("trained"),
+                   f"{r['peak_memory_mib']['python']:,} / {r['peak_memory_mib']['jvm']:,}",
+                   r.get("quality", {}).get("f1"), ", ".join(r["whole_rewrites"])] for r in runs])
+    slopes = [r for r in rows if r["kind"] == "slope"]
+    out += "\nGrowth: log(seconds ratio) / log(size ratio) between sizes, the nothing-to-do run's seconds taken off:\n\n"
+    out += _table(["stage", "from", "to", "against", "slope", "against comparisons", "steepest steps"],
+                  [[r["stage"], r["from"], r["to"], r["against"], r["slope"], r.get("slope_against_comparisons"),
+                    ", ".join(f"{k} {v}" for k, v in sorted(r["steps"].items(), key=lambda kv: -(kv[1] or 0))[:3])]
+                   for r in slopes])
+    ratios = [r for r in rows if r["kind"] == "fixed batch ratio"]
+    out += "\nThe fixed batch on a larger warehouse against a smaller one:\n\n"
+    out += _table(["people", "against", "whole run", "without whole-table rewrites"],
+                  [[r["to_people"], r["from_people"], r["whole"], r["without_whole_rewrites"]] for r in ratios])
+    fig = go.Figure()
+    for stage in STAGES:
+        points = [(r["people"], r["stages"][stage]["seconds"]) for r in runs if r["kind"] == "run" and r["run"] == "first load"]
+        fig.add_trace(go.Scatter(name=stage, mode="lines+markers", x=[p[0] for p in points], y=[p[1] for p in points]))
+    fig.update_layout(title="first-load seconds per stage by people", xaxis={"type": "log", "title": "people"},
+                      yaxis={"type": "log", "title": "seconds"})
+    return out + "\n" + _plot(fig)
+
+
 def _generic(rows: list[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     body = [[json.dumps(r.get(k), separators=(",", ":")) if isinstance(r.get(k), (dict, list)) else r.get(k)
@@ -319,5 +351,6 @@ def _review(rows: list[dict[str, Any]]) -> str:
 
 
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "pipeline": _pipeline,
     "silver-quality": _quality, "silver-speed": _speed, "silver-arrival": _arrival, "incremental": _incremental,
     "erase": _erase, "transparency": _transparency, "review": _review}

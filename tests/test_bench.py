@@ -1,0 +1,36 @@
+"""scripts/bench.py's own arithmetic: the bytes a run's commits moved, read from real Delta logs, which of
+them rewrote a whole table, and growth slopes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import write_deltalake
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from bench import bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
+
+
+def test_bytes_moved_and_whole_rewrites_from_the_delta_log(tmp_path: Path) -> None:
+    rows = pa.table({"id": list(range(1000)), "name": [f"person {i}" for i in range(1000)]})
+    write_deltalake(str(tmp_path / "silver" / "people"), rows)
+    write_deltalake(str(tmp_path / "gold" / "profiles"), rows)
+    before, sizes = log_versions(tmp_path), table_bytes(tmp_path)
+    assert before == {"silver.people": 0, "gold.profiles": 0} and all(sizes.values())
+
+    write_deltalake(str(tmp_path / "silver" / "people"), rows, mode="overwrite")  # every file replaced
+    write_deltalake(str(tmp_path / "gold" / "profiles"), rows.slice(0, 10), mode="append")  # one file added
+    moved = bytes_moved(tmp_path, before, log_versions(tmp_path))
+
+    assert moved["silver.people"]["removed_bytes"] == sizes["silver.people"] and moved["silver.people"]["added_files"] == 1
+    assert moved["gold.profiles"]["removed_files"] == 0 and moved["gold.profiles"]["added_bytes"] > 0
+    assert whole_rewrites(moved, sizes) == ["silver.people"]
+    assert bytes_moved(tmp_path, log_versions(tmp_path), log_versions(tmp_path)) == {}, "no commit, nothing moved"
+
+
+def test_slopes() -> None:
+    assert slope(10, 100, 1_000, 10_000) == 1.0
+    assert slope(10, 20, 1_000, 10_000) == 0.301
+    assert slope(0, 20, 1_000, 10_000) is None, "a time with nothing left after the fixed costs has no slope"

@@ -77,10 +77,10 @@ def bytes_moved(warehouse: Path, before: dict[str, int], after: dict[str, int]) 
         for version in range(first, newest + 1):
             for line in (log / f"{version:020d}.json").read_text().splitlines():
                 action = json.loads(line)
-                for kind in ("add", "remove"):
+                for kind, done in (("add", "added"), ("remove", "removed")):
                     if kind in action:
-                        tally[f"{kind}ed_bytes" if kind == "add" else "removed_bytes"] += action[kind].get("size") or 0
-                        tally[f"{kind}ed_files" if kind == "add" else "removed_files"] += 1
+                        tally[f"{done}_bytes"] += action[kind].get("size") or 0
+                        tally[f"{done}_files"] += 1
         moved[table] = tally
     return moved
 

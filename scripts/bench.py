@@ -168,7 +168,7 @@ def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
         return json.loads(done.read_text())
     shutil.rmtree(work / "warehouse", ignore_errors=True)  # a size is resumed from its data, not its runs
     work.mkdir(parents=True, exist_ok=True)
-    config = write_config(work, person_only=False)
+    config = write_config(work, person_only=False, engine=args.engine)
     landing, truth = work / "landing", work / "landing" / "truth"
     _generated(landing, people, args.seed, 1, None)
     runs = [c360_run(config, "first load")]
@@ -181,7 +181,8 @@ def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
     _generated(landing, people, args.seed, 3, fixed)
     runs.append(c360_run(config, "fixed batch"))
     runs[-1].update(person_records_in_batch=person_records(config, landing, 3), quality=f1(config, truth))
-    result = {"kind": "pipeline", "people": people, "fixed_fraction": round(fixed, 6), "runs": runs}
+    result = {"kind": "pipeline", "people": people, "engine": args.engine, "fixed_fraction": round(fixed, 6),
+              "runs": runs}
     done.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -193,14 +194,15 @@ def silver_size(records: int, args: argparse.Namespace) -> dict[str, Any]:
     if done.exists() and not args.again:
         return json.loads(done.read_text())
     work.mkdir(parents=True, exist_ok=True)
-    config = write_config(work, person_only=True)
+    config = write_config(work, person_only=True, engine=args.engine)
     people = max(1, round(records / args.records_per_person))
     _generated(work / "landing", people, args.seed, 1, None)
     shutil.rmtree(work / "warehouse", ignore_errors=True)
     landed = c360_run(config, "bronze", "--stage", "bronze")
     runs = [c360_run(config, "first load", "--stage", "silver"), c360_run(config, "nothing to do", "--stage", "silver")]
     runs[0]["quality"] = f1(config, work / "landing" / "truth")
-    result = {"kind": "silver", "people": people, "records": runs[0]["stages"]["silver"]["records"],
+    result = {"kind": "silver", "people": people, "engine": args.engine,
+              "records": runs[0]["stages"]["silver"]["records"],
               "bronze_s": landed["wall_s"], "runs": runs}
     done.write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -342,6 +344,8 @@ def main() -> int:
     parser.add_argument("--records-per-person", type=float, default=1.5,
                         help="the generator's person records per person, to size --silver-records")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--engine", choices=("delta-rs", "delta-spark"), default="delta-rs",
+                        help="the Delta engine of every run (the embedded default unless told)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "c360-bench"),
                         help="data and finished sizes, kept for the next call")
     parser.add_argument("--again", action="store_true", help="run sizes whose results the work folder holds")

@@ -33,9 +33,9 @@ from deltalake import DeltaTable  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_config(work: Path, person_only: bool) -> Path:
+def write_config(work: Path, person_only: bool, engine: str | None = None) -> Path:
     """conf/demo.yaml over `work`'s landing folder and warehouse (person sources with their deletions, and
-    interaction sources unless `person_only`)."""
+    interaction sources unless `person_only`), on `engine` (None: the demo's choice)."""
     doc = yaml.safe_load((ROOT / "conf" / "demo.yaml").read_text())
     kinds = ("person", "deletions") if person_only else ("person", "deletions", "interaction")
     doc["sources"] = [s for s in doc["sources"] if s["kind"] in kinds]
@@ -43,6 +43,8 @@ def write_config(work: Path, person_only: bool) -> Path:
         source["path"] = source["path"].replace("../demo/landing", str(work / "landing"))
     doc["gold"].pop("accounts", None)
     doc.update(warehouse=str(work / "warehouse"))
+    if engine:
+        doc["engine"] = engine
     doc["spark"]["driver_memory"] = "4g"
     doc.setdefault("silver", {}).setdefault("linkage", {})["duckdb_memory_limit"] = "4GB"
     path = work / "c360.yaml"

@@ -1,8 +1,9 @@
 """The pipeline on a real Spark cluster: a standalone master and worker on 127.0.0.1 (the scripts inside the
 pyspark wheel), the built wheel installed into a packed Python environment that the job ships to its
 executors (`--archives`), the whole pipeline submitted with spark-submit on delta-spark (its jars passed with
---jars; the engine a cluster runs) and the bronze stage on delta-rs (its writes from a cluster's files), the
-tables checked, the cluster stopped whatever happens.
+--jars; the engine a cluster runs), the tables checked, the cluster stopped whatever happens. (delta-rs
+committing a cluster's staged files, with `warehouse_shared`, ran here as a bronze-only submit until the
+suite's time budget took it out: tests/test_session.py keeps its reach check.)
 
 The worker and the job start with a bare environment (no PYSPARK_PYTHON, no PYTHONPATH, PATH without the
 project's venv), so what local mode hides fails here: a dependency missing from the wheel, a file only the
@@ -110,12 +111,10 @@ def packed_env(project_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return env / "bin" / "python", archive
 
 
-def _config(project_root: Path, root: Path, engine: str, stage: str) -> Path:
+def _config(project_root: Path, root: Path, engine: str) -> Path:
     # what needs the executors' environment: person sources that Splink links (the phone parser's Python
-    # workers, Splink's similarity jar), a reference source joined into gold, clickstream (cookie stitching);
-    # bronze alone lands a person source and clickstream
-    sources = ("crm_accounts", "crm_contacts", "shop_customers", "web_events") \
-        if stage == "all" else ("crm_contacts", "web_events")
+    # workers, Splink's similarity jar), a reference source joined into gold, clickstream (cookie stitching)
+    sources = ("crm_accounts", "crm_contacts", "shop_customers", "web_events")
     doc = demo_config(project_root, root, engine, sources=sources)
     doc["warehouse_shared"] = True   # master, worker and driver share this machine's disk
     models = root / "models"
@@ -130,40 +129,32 @@ def _config(project_root: Path, root: Path, engine: str, stage: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("engine", "stage"), [("delta-rs", "bronze"), ("delta-spark", "all")])
-def test_the_pipeline_runs_on_a_standalone_cluster(engine: str, stage: str, cluster: Cluster,
-                                                  packed_env: tuple[Path, Path], project_root: Path, tmp_path: Path,
-                                                  delta_spark_available: bool) -> None:
+def test_the_pipeline_runs_on_a_standalone_cluster(cluster: Cluster, packed_env: tuple[Path, Path], project_root: Path,
+                                                  tmp_path: Path, delta_spark_available: bool) -> None:
+    engine = "delta-spark"
     jars = os.environ.get("C360_DELTA_JARS")
-    if engine == "delta-spark" and not (delta_spark_available and jars):
+    if not (delta_spark_available and jars):
         pytest.skip("Delta's Spark connector jars are not available (C360_DELTA_JARS)")
     python, archive = packed_env
     generate(60, tmp_path / "landing", seed=3)
-    config = _config(project_root, tmp_path, engine, stage)
+    config = _config(project_root, tmp_path, engine)
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", cluster.master, "--conf", "spark.ui.enabled=false",
                "--archives", f"{archive}#environment", "--conf", "spark.pyspark.python=./environment/bin/python",
                "--conf", f"spark.pyspark.driver.python={python}", "--conf", "spark.executor.memory=1500m"]
-    if engine == "delta-spark":
-        command += ["--jars", ",".join(str(j) for j in sorted(Path(jars).glob("*.jar")))]
-    command += [str(project_root / "jobs" / "run_pipeline.py"), "--config", str(config), "--stage", stage]
+    command += ["--jars", ",".join(str(j) for j in sorted(Path(jars).glob("*.jar")))]
+    command += [str(project_root / "jobs" / "run_pipeline.py"), "--config", str(config), "--stage", "all"]
     done = subprocess.run(command, capture_output=True, text=True, env=BARE, timeout=1200)
     # spark-submit's PythonRunner merges the driver's stderr into its stdout; the summary is printed last
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-2000:]
     summary = json.loads(out[out.rindex("\n{\n") + 1:])
-    wanted = ("bronze", "silver", "gold") if stage == "all" else (stage,)
-    assert {s: r.get("failed") for s, r in summary["stages"].items()} == dict.fromkeys(wanted)
+    assert {s: r.get("failed") for s, r in summary["stages"].items()} == dict.fromkeys(("bronze", "silver", "gold"))
     assert f"Delta engine: {engine}" in out
     executors = [p for p in cluster.work.glob("app-*/*") if p.is_dir()]
     assert executors and all((p / "environment" / "bin" / "python").exists() for p in executors), \
         "executors run the shipped environment in their own work directories"
     import deltalake
 
-    if stage == "bronze":
-        landed = summary["stages"]["bronze"]["sources"]["crm_contacts"]
-        table = deltalake.DeltaTable(str(tmp_path / "warehouse" / "bronze" / "crm_contacts"))
-        assert table.to_pyarrow_dataset().count_rows() == landed["written"] > 0
-        return
     assert "silver: linkage on spark (the Spark master is a cluster)" in out
     assert summary["stages"]["silver"]["comparisons"] > 0, "Splink scored pairs on the executors"
     assert summary["stages"]["gold"]["tables"]["customer_profile"] > 0

@@ -24,7 +24,7 @@ from tests.sql_server import beeline, sql_server
 from tests.privacy.people import landed_warehouse
 
 SOURCES = ("crm_contacts", "shop_customers", "loyalty_members", "shop_orders")
-ROUNDS = 15  # beeline's queries, one after another from when the gold run starts (about 2 s each)
+ROUNDS = 10  # beeline's queries, one after another from when the gold run starts (about 2 s each)
 # customers of the profile without xref rows, and the other way round: 0 whenever both come from one run
 DISAGREE = ("SELECT (SELECT count(*) FROM (SELECT customer_id FROM gold.customer_profile EXCEPT "
             "SELECT customer_id FROM gold.customer_xref)) + (SELECT count(*) FROM (SELECT customer_id FROM "

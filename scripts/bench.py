@@ -135,7 +135,8 @@ def _stage_figures(stage: str, summary: dict[str, Any]) -> dict[str, Any]:
                        clustering_engine=(summary.get("clustering_engine") or {}).get("name"),
                        write_seconds=summary.get("write_seconds", {}))
     else:
-        figures["records"] = (summary.get("tables") or {}).get("customer_profile")
+        figures.update(records=(summary.get("tables") or {}).get("customer_profile"),
+                       every_customer_seconds=summary.get("every_customer_seconds", {}))
     if figures.get("records") and figures["seconds"]:
         figures["records_per_s"] = round(figures["records"] / figures["seconds"])
     return figures

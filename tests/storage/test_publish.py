@@ -62,6 +62,20 @@ def test_a_scoped_publish_changes_only_the_keys_in_scope(store: TableStore, spar
     assert_df_equality(store.read("silver.people").orderBy("customer_id"), expected, ignore_nullable=True)
 
 
+def test_a_scope_of_part_of_the_key_takes_every_row_of_those_keys(store: TableStore, spark: SparkSession) -> None:
+    """Contact permissions are keyed by customer and channel and scoped by customer: a customer's channel
+    that is gone is deleted, another customer's rows stay."""
+    schema = "customer_id string, channel string, address string"
+    key = TableKey(("customer_id", "channel"), "address")
+    publish(store, spark.createDataFrame([("C1", "email", "a@x"), ("C1", "phone", "+1"), ("C2", "email", "b@x")], schema),
+            "gold.contacts", key)
+    scope = spark.createDataFrame([("C1",)], "customer_id string")
+    rows = spark.createDataFrame([("C1", "email", "new@x")], schema)
+    assert publish(store, rows, "gold.contacts", key, scope=scope) == {"written": "changes", "upserted": 1, "deleted": 1}
+    assert sorted(tuple(r) for r in store.read("gold.contacts").collect()) == [("C1", "email", "new@x"),
+                                                                              ("C2", "email", "b@x")]
+
+
 def test_a_table_made_without_the_feed_gets_it_on_its_next_publish(store: TableStore, spark: SparkSession) -> None:
     store.overwrite(spark.createDataFrame([("C1", 1, None, [])], SCHEMA), "gold.old_people")  # an older c360's table
     assert store.properties("gold.old_people").get("delta.enableChangeDataFeed") != "true"

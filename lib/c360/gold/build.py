@@ -4,10 +4,11 @@
 and events `gold.changes` finds reached, and returns for the tables keyed by customer, record or event just
 those rows with the keys they replace (`scopes`), for a scoped publish. Tables that are global by
 definition (metrics with their RFM quintiles over all customers and recency as of the run, households
-grouped over every golden address, redirects, accounts) are computed whole either way, from the previous
-gold rows of the customers left alone and the new rows of the rest; their publish still writes only the
-rows that changed. Both return the profile, cross-reference and timeline as they will stand after the
-publish (`whole`), for the quality gates.
+grouped over every golden address, redirects, accounts) are computed over every customer either way, from
+the previous gold rows of the customers left alone and the new rows of the rest (a batch reads no other
+customer's events: see gold.metrics); their publish still writes only the rows that changed, and the run
+summary gives the seconds each took (`every_customer_seconds`). Both return the profile, cross-reference and
+timeline as they will stand after the publish (`whole`), for the quality gates.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from c360.gold.consent import consent_flags, contact_permissions, withheld_track
 from c360.gold.households import households
 from c360.gold.survivorship import golden_values
 from c360.pipeline import RunContext
+from c360.timing import Stopwatch
 
 PROFILE, XREF, TIMELINE = "gold.customer_profile", "gold.customer_xref", "gold.customer_interactions"
 METRICS, HOUSEHOLDS, UNRESOLVED = "gold.customer_metrics", "gold.households", "gold.unresolved_interactions"
@@ -43,6 +45,7 @@ class Built:
     scopes: dict[str, DataFrame] = field(default_factory=dict)
     reached: dict[str, int] = field(default_factory=dict)
     withheld: int = 0  # tracking events this run kept off the timeline (gold.consent)
+    every_customer: dict[str, float] = field(default_factory=dict)  # seconds of each table computed over everyone
 
 
 def run_started(ctx: RunContext) -> datetime:
@@ -86,22 +89,29 @@ def _profiles(ctx: RunContext, records: DataFrame, golden: DataFrame, rows: Data
     return profile.versioned(content, previous, datetime.now(timezone.utc)).localCheckpoint()
 
 
-def _global(ctx: RunContext, profiles: DataFrame, rows: DataFrame, homes: DataFrame) -> dict[str, DataFrame]:
-    """The tables computed whole on every run: metrics, households, contact permissions, redirects, accounts."""
+def _global(ctx: RunContext, profiles: DataFrame, facts: DataFrame, homes: DataFrame, contacts: DataFrame,
+            watch: Stopwatch) -> dict[str, DataFrame]:
+    """The tables after profile, cross-reference and timeline: metrics (every customer ranked from their
+    `facts`, see gold.metrics), households (over every customer), `contacts` (the contact permissions of the
+    run's profiles), redirects, accounts; `watch` adds the seconds of each table computed over everyone."""
     gold = ctx.config.gold
-    out = {METRICS: metrics.customer_metrics(profiles, rows, gold.metrics, gold.metrics.as_of or run_started(ctx))
-           .localCheckpoint(),
-           HOUSEHOLDS: homes.groupBy("household_id").agg(F.array_sort(F.collect_list("customer_id")).alias("customer_ids"),
-                                                         F.count("*").alias("members")).localCheckpoint(),
-           CONTACTS: contact_permissions(profiles).localCheckpoint()}
+    out = {}
+    with watch.step(METRICS):
+        out[METRICS] = metrics.ranked(profiles, facts, gold.metrics, gold.metrics.as_of or run_started(ctx)).localCheckpoint()
+    with watch.step(HOUSEHOLDS):
+        out[HOUSEHOLDS] = homes.groupBy("household_id").agg(
+            F.array_sort(F.collect_list("customer_id")).alias("customer_ids"), F.count("*").alias("members")).localCheckpoint()
+    out[CONTACTS] = contacts.localCheckpoint()
     if _has_redirects(ctx):
         # published as it is: where every retired, merged or split customer id went (see silver.customer_ids)
-        out[REDIRECTS] = ctx.store.read("silver.customer_id_redirects").localCheckpoint()
+        with watch.step(REDIRECTS):
+            out[REDIRECTS] = ctx.store.read("silver.customer_id_redirects").localCheckpoint()
     if _has_accounts(ctx):
         settings = gold.accounts
-        rows = accounts_mod.account_rows(ctx.store.read(f"bronze.{settings.source}"), ctx.config.source(settings.source),
-                                         settings)
-        out[ACCOUNTS] = accounts_mod.hierarchy(rows).localCheckpoint()
+        with watch.step(ACCOUNTS):
+            rows = accounts_mod.account_rows(ctx.store.read(f"bronze.{settings.source}"),
+                                             ctx.config.source(settings.source), settings)
+            out[ACCOUNTS] = accounts_mod.hierarchy(rows).localCheckpoint()
     return out
 
 
@@ -137,15 +147,19 @@ def full(ctx: RunContext) -> Built:
         rows, withheld = _consented(ctx, attributed, records)
         tables[UNRESOLVED] = unresolved.localCheckpoint()
     golden = golden_values(records, ctx.config.gold).localCheckpoint()
-    homes = households(golden)
+    watch = Stopwatch(report=False)
+    with watch.step(HOUSEHOLDS):
+        homes = households(golden)
     previous = ctx.store.read(PROFILE) if ctx.store.exists(PROFILE) else None
     profiles = _profiles(ctx, records, golden, rows, homes, previous)
     # materialised once: the quality gates read it, then it is written in this layout
     laid_out = timeline.clustered(rows, rows.count(), ctx.config.gold.timeline_rows_per_file).localCheckpoint()
     tables |= {PROFILE: profiles, XREF: xref.customer_xref(ctx.store.read("silver.identity_map")).localCheckpoint(),
                TIMELINE: laid_out}
-    tables |= _global(ctx, profiles, rows, homes)
-    return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out}, withheld=withheld)
+    tables |= _global(ctx, profiles, metrics.customer_facts(rows, ctx.config.gold.metrics), homes,
+                      contact_permissions(profiles), watch)
+    return Built(tables, {PROFILE: profiles, XREF: tables[XREF], TIMELINE: laid_out}, withheld=withheld,
+                 every_customer=watch.seconds)
 
 
 def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
@@ -175,28 +189,44 @@ def incremental(ctx: RunContext, change: changes.SilverChanges) -> Built:
     old_profiles = store.read(PROFILE)
     mine = customer_records(ctx, customers).localCheckpoint()
     golden = golden_values(mine, ctx.config.gold).localCheckpoint()
-    homes = _households(old_profiles, customers, golden)
+    watch = Stopwatch(report=False)
+    with watch.step(HOUSEHOLDS):
+        homes = _households(old_profiles, customers, golden)
     moved = changes.household_moves(old_profiles, homes).join(customers, "customer_id", "left_anti")
     if not moved.isEmpty():
         theirs = customer_records(ctx, moved).localCheckpoint()
         golden = golden.unionByName(golden_values(theirs, ctx.config.gold))
         customers = customers.unionByName(moved).localCheckpoint()
         mine = mine.unionByName(theirs)
-    rows = old_rows.join(event_keys, EVENT, "left_anti").unionByName(new_rows).localCheckpoint()
-    profiles = _profiles(ctx, mine, golden, rows.join(customers, "customer_id", "left_semi"),
-                         homes.join(customers, "customer_id", "left_semi"),
+    # every event, read by the gates only; the reached customers' own events, materialised once
+    rows = old_rows.join(event_keys, EVENT, "left_anti").unionByName(new_rows)
+    theirs_rows = rows.join(customers, "customer_id", "left_semi").localCheckpoint()
+    profiles = _profiles(ctx, mine, golden, theirs_rows, homes.join(customers, "customer_id", "left_semi"),
                          old_profiles.join(customers, "customer_id", "left_semi"))
     keys = change.identity.select("record_key").distinct().localCheckpoint()
     new_xref = xref.customer_xref(identity_map.join(keys, "record_key", "left_semi")).localCheckpoint()
     tables |= {PROFILE: profiles, XREF: new_xref, TIMELINE: new_rows}
     # not materialised: the metrics and the gates each read the published profiles once more
     every_profile = old_profiles.join(customers, "customer_id", "left_anti").unionByName(profiles)
-    tables |= _global(ctx, every_profile, rows, homes)
-    scopes = {PROFILE: customers, XREF: keys, TIMELINE: event_keys, UNRESOLVED: event_keys}
+    facts = _facts(ctx, customers, theirs_rows, rows)
+    tables |= _global(ctx, every_profile, facts, homes, contact_permissions(profiles), watch)  # contacts: `customers`
+    scopes = {PROFILE: customers, XREF: keys, TIMELINE: event_keys, UNRESOLVED: event_keys, CONTACTS: customers}
     whole = {PROFILE: every_profile, TIMELINE: rows,
              XREF: store.read(XREF).join(keys, "record_key", "left_anti").unionByName(new_xref)}
     return Built(tables, whole, scopes, {"customers": customers.count(), "events": event_keys.count(),
-                                         "records": keys.count()}, withheld)
+                                         "records": keys.count()}, withheld, watch.seconds)
+
+
+def _facts(ctx: RunContext, customers: DataFrame, theirs: DataFrame, rows: DataFrame) -> DataFrame:
+    """Every customer's metric facts (see gold.metrics): `customers`' from their timeline rows `theirs`,
+    everyone else's from the published metrics; all from every timeline row in `rows` when the published
+    table has other columns (an older c360 made it)."""
+    settings = ctx.config.gold.metrics
+    published = ctx.store.read(METRICS)
+    if set(published.columns) != set(metrics.COLUMNS):
+        return metrics.customer_facts(rows, settings)
+    return (metrics.published_facts(published).join(customers, "customer_id", "left_anti")
+            .unionByName(metrics.customer_facts(theirs, settings)))
 
 
 def _households(profiles: DataFrame, customers: DataFrame, golden: DataFrame) -> DataFrame:

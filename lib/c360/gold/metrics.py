@@ -17,6 +17,11 @@ Formulas (all as of `as_of`, the run's start unless configured):
   `gold.metrics.social`; `interactions_total`.
 - `last_seen_at`: newest of the last interaction and the last person-record update (from the profile);
   `days_since_last_seen` = whole days from it to `as_of`.
+
+Everything but the ranking and the as-of day counts is a customer's own (their facts, see `customer_facts`):
+an incremental run computes facts from the timeline rows of the customers it reaches only, reads everyone
+else's back from the published table (`published_facts`), and ranks and dates every customer again
+(`ranked`), so a batch reads no other customer's events.
 """
 
 from __future__ import annotations
@@ -84,12 +89,35 @@ def activity(timeline: DataFrame, settings: MetricSettings) -> DataFrame:
     return mix.join(counts, "customer_id")
 
 
+def customer_facts(timeline: DataFrame, settings: MetricSettings) -> DataFrame:
+    """Per customer with timeline rows: what their metrics take from those rows alone (order facts, with
+    `_priced` the orders with a rate, and activity); no orders: null order facts."""
+    return activity(timeline, settings).join(order_facts(timeline, settings), "customer_id", "left")
+
+
+def published_facts(metrics: DataFrame) -> DataFrame:
+    """The facts of `customer_facts` read back from published `gold.customer_metrics` rows (orders with a
+    rate = orders - orders without one)."""
+    return metrics.select("customer_id", "channel_mix", "last_interaction_by_channel", "open_tickets", "social_posts",
+                          "interactions_total", "orders_count", "revenue_total",
+                          (F.col("orders_count") - F.col("orders_without_rate")).alias("_priced"),
+                          "first_order_at", "last_order_at", "orders_without_rate")
+
+
 def customer_metrics(profiles: DataFrame, timeline: DataFrame, settings: MetricSettings, as_of: datetime) -> DataFrame:
     """One row per profile (customers without events get zeros and segment no_orders)."""
-    facts = rfm(order_facts(timeline, settings), as_of)
+    return ranked(profiles, customer_facts(timeline, settings), settings, as_of)
+
+
+def ranked(profiles: DataFrame, facts: DataFrame, settings: MetricSettings, as_of: datetime) -> DataFrame:
+    """One row per profile from every customer's facts (see customer_facts): RFM ranked among the customers
+    with orders, recency and days since last seen counted to `as_of`."""
+    ordered = facts.where(F.col("orders_count") > 0).join(profiles.select("customer_id"), "customer_id", "left_semi")
+    scores = rfm(ordered.select("customer_id", "orders_count", "revenue_total", "last_order_at"), as_of)
     stamp = F.lit(as_of).cast("timestamp")
     out = (profiles.select("customer_id", "last_seen_at").join(facts, "customer_id", "left")
-           .join(activity(timeline, settings), "customer_id", "left"))
+           .join(scores.select("customer_id", "recency_days", "r_score", "f_score", "m_score", "rfm_score", "segment"),
+                 "customer_id", "left"))
     zero = {c: 0 for c in ("orders_count", "orders_without_rate", "open_tickets", "social_posts", "interactions_total")}
     out = out.fillna(zero).withColumn("revenue_total", F.coalesce("revenue_total", F.lit(0.0)))
     return out.select(

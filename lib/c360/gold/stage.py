@@ -182,6 +182,8 @@ def run_gold(ctx: RunContext) -> dict:
                    build.run_started(ctx)).cast("timestamp")).count(),
                "completeness": gates.completeness, "inputs": versions, "settings": settings,
                "seconds_per_step": watch.seconds,
+               # inside "build": what every run computes over every customer, whatever it changed
+               "every_customer_seconds": built.every_customer,
                # what readers see until the next run finishes (see snapshots)
                "finished": recovery.finished(ctx.store, [t for layer in ("gold", pseudonymise.LAYER)
                                                          for t in ctx.store.list_tables(layer) if t != RUNS], txn)}

@@ -98,7 +98,8 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
             scope: DataFrame | None = None) -> dict[str, int | str]:
     """Make `table` hold `frame`'s rows: a new table, or one whose columns changed, is written whole (with the
     change data feed on); otherwise one MERGE of the changed rows, or no commit when nothing changed. With
-    `scope` (key columns), `frame` holds the new rows of those keys only and the rest of the table stays.
+    `scope` (some or all of the key columns: customer ids scope a table keyed by customer and channel), `frame`
+    holds the new rows of those keys only and the rest of the table stays.
     Returns how: {"written": "whole"|"changes"|"nothing", "upserted": n, "deleted": n}, with "duplicate_keys":
     n when rows of `frame` shared a key (one was kept: see one_per_key)."""
     if not store.exists(table) or _columns(store.schema(table)) != _columns(frame.schema):
@@ -110,7 +111,8 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
     store.set_properties(table, CHANGE_FEED)
     published = store.read(table)
     if scope is not None:
-        published = published.join(scope.select(*key.keys).distinct(), list(key.keys), "left_semi")
+        on = [k for k in key.keys if k in scope.columns]
+        published = published.join(scope.select(*on).distinct(), on, "left_semi")
     # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
     upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key, copies=True))
     # rows beyond the first of each key a MERGE would take (elsewhere a repeated key changes nothing)

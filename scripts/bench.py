@@ -183,7 +183,7 @@ def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
     runs.append(c360_run(config, "fixed batch"))
     runs[-1].update(person_records_in_batch=person_records(config, landing, 3), quality=f1(config, truth))
     result = {"kind": "pipeline", "people": people, "engine": args.engine, "fixed_fraction": round(fixed, 6),
-              "runs": runs}
+              "code": bench_results.commit_state(), "runs": runs}
     done.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -202,7 +202,7 @@ def silver_size(records: int, args: argparse.Namespace) -> dict[str, Any]:
     landed = c360_run(config, "bronze", "--stage", "bronze")
     runs = [c360_run(config, "first load", "--stage", "silver"), c360_run(config, "nothing to do", "--stage", "silver")]
     runs[0]["quality"] = f1(config, work / "landing" / "truth")
-    result = {"kind": "silver", "people": people, "engine": args.engine,
+    result = {"kind": "silver", "people": people, "engine": args.engine, "code": bench_results.commit_state(),
               "records": runs[0]["stages"]["silver"]["records"],
               "bronze_s": landed["wall_s"], "runs": runs}
     done.write_text(json.dumps(result, indent=1) + "\n")
@@ -304,6 +304,9 @@ def plot(pipeline: list[dict[str, Any]], silver: list[dict[str, Any]], target: P
 def report(pipeline: list[dict[str, Any]], silver: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Print the figures; return the rows bench_results records."""
     rows: list[dict[str, Any]] = []
+    codes = {json.dumps(r.get("code")) for r in [*pipeline, *silver]}
+    if len(codes) > 1:  # sizes are kept in the work folder between calls: say when code moved in between
+        print(f"WARNING: the sizes ran on different code: {', '.join(sorted(codes))} (--again runs them anew)")
     for result in pipeline:
         for run in result["runs"]:
             stages = ", ".join(f"{s} {f['seconds']}s" for s, f in run["stages"].items())

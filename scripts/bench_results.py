@@ -28,7 +28,7 @@ def record(benchmark: str, figures: list[dict[str, Any]], argv: list[str] | None
            folder: Path = RESULTS) -> Path:
     """Write one benchmark's figures with the command, commit, machine and date; return the file written."""
     now = dt.datetime.now(dt.timezone.utc)
-    commit = _commit()
+    commit = commit_state()
     doc = {"benchmark": benchmark, "command": command(argv if argv is not None else sys.argv),
            "commit": commit["commit"], "tree_changed": commit["changed"], "machine": machine(),
            "date": now.isoformat(timespec="seconds"), "figures": figures}
@@ -65,7 +65,8 @@ def latest(folder: Path = RESULTS) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _commit() -> dict[str, Any]:
+def commit_state() -> dict[str, Any]:
+    """The checkout's short commit and whether tracked files differ from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
     return {"commit": git("rev-parse", "--short", "HEAD") or None,

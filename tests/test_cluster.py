@@ -1,9 +1,9 @@
 """The pipeline on a real Spark cluster: a standalone master and worker on 127.0.0.1 (the scripts inside the
 pyspark wheel), the built wheel installed into a packed Python environment that the job ships to its
 executors (`--archives`), the whole pipeline submitted with spark-submit on delta-spark (its jars passed with
---jars; the engine a cluster runs), the tables checked, the cluster stopped whatever happens. (delta-rs
-committing a cluster's staged files, with `warehouse_shared`, ran here as a bronze-only submit until the
-suite's time budget took it out: tests/test_session.py keeps its reach check.)
+--jars; the engine a cluster runs), the tables checked, the cluster stopped whatever happens. delta-rs
+committing a cluster's staged files (`warehouse_shared`) is not submitted here; tests/test_session.py checks
+the reach rule that allows it.
 
 The worker and the job start with a bare environment (no PYSPARK_PYTHON, no PYTHONPATH, PATH without the
 project's venv), so what local mode hides fails here: a dependency missing from the wheel, a file only the

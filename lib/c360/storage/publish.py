@@ -112,6 +112,8 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
     published = store.read(table)
     if scope is not None:
         on = [k for k in key.keys if k in scope.columns]
+        if not on:  # a join on no column would take the whole table as the scope
+            raise ValueError(f"{table}: a scope needs some of the key columns {key.keys}, not {scope.columns}")
         published = published.join(scope.select(*on).distinct(), on, "left_semi")
     # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
     upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key, copies=True))

@@ -3,7 +3,8 @@
     python scripts/bench.py --people 10000 100000 1000000 [--silver-records 1000000 3000000] [--work DIR]
 
 Per number of people (person sources with their events; data generated once per size into the work folder,
-which a later call takes up: a size whose results are there is not run again unless --again):
+which a later call takes up: a size whose results are there is not run again unless --again, and a size
+stopped between two runs goes on from the last finished one):
 
 1. first load: batch 1 landed, `c360 run` (bronze, silver with the model trained, gold);
 2. nothing to do: `c360 run` again (what every run pays before its data: process start, reading the state);
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -162,30 +163,59 @@ def person_records(config: Path, landing: Path, batch: int) -> int:
 
 
 def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
-    """The four runs of one number of people (see the module), resumed from the work folder."""
+    """The four runs of one number of people (see the module), resumed from the work folder run by run."""
     work = Path(args.work) / f"people-{people}"
     done = work / "result.json"
     if done.exists() and not args.again:
         return json.loads(done.read_text())
-    shutil.rmtree(work / "warehouse", ignore_errors=True)  # a size is resumed from its data, not its runs
     work.mkdir(parents=True, exist_ok=True)
     config = write_config(work, person_only=False, engine=args.engine)
     landing, truth = work / "landing", work / "landing" / "truth"
+    progress = Progress(work, args.again)
     _generated(landing, people, args.seed, 1, None)
-    runs = [c360_run(config, "first load")]
-    runs[-1]["quality"] = f1(config, truth)
-    runs.append(c360_run(config, "nothing to do"))
+    progress.run(config, "first load", lambda row: row.update(quality=f1(config, truth)))
+    progress.run(config, "nothing to do")
     _generated(landing, people, args.seed, 2, args.fraction)
-    runs.append(c360_run(config, f"batch of {args.fraction:.0%}"))
+    progress.run(config, f"batch of {args.fraction:.0%}")
     per_share = person_records(config, landing, 2) / args.fraction  # changed person records per unit of fraction
     fixed = min(1.0, args.fixed_records / per_share)
     _generated(landing, people, args.seed, 3, fixed)
-    runs.append(c360_run(config, "fixed batch"))
-    runs[-1].update(person_records_in_batch=person_records(config, landing, 3), quality=f1(config, truth))
+    progress.run(config, "fixed batch", lambda row: row.update(person_records_in_batch=person_records(config, landing, 3),
+                                                               quality=f1(config, truth)))
     result = {"kind": "pipeline", "people": people, "engine": args.engine, "fixed_fraction": round(fixed, 6),
-              "code": bench_results.commit_state(), "runs": runs}
+              "code": progress.code, "runs": progress.runs}
     done.write_text(json.dumps(result, indent=1) + "\n")
+    progress.path.unlink()
     return result
+
+
+class Progress:
+    """The finished runs of one size, kept after each run so that a stopped benchmark takes up where it was.
+
+    A size resumes only on the code it started on and only when the warehouse's tables are at the versions the
+    last finished run left: a run stopped half way has committed part of its work, and timing its re-run would
+    measure less than a run does, so the size starts over instead."""
+
+    def __init__(self, work: Path, again: bool) -> None:
+        self.path, self.warehouse = work / "progress.json", work / "warehouse"
+        self.code, self.runs = bench_results.commit_state(), []
+        kept = json.loads(self.path.read_text()) if self.path.exists() and not again else None
+        if kept and kept["code"] == self.code and kept["versions"] == log_versions(self.warehouse):
+            self.runs = kept["runs"]
+            print(f"{work.name}: taking up after {', '.join(r['run'] for r in self.runs)}", flush=True)
+        else:
+            shutil.rmtree(self.warehouse, ignore_errors=True)
+
+    def run(self, config: Path, label: str, after: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`c360 run` as `label` unless it finished before; `after` adds figures taken once it is done."""
+        if any(r["run"] == label for r in self.runs):
+            return
+        row = c360_run(config, label)
+        if after:
+            after(row)
+        self.runs.append(row)
+        self.path.write_text(json.dumps({"code": self.code, "versions": log_versions(self.warehouse),
+                                         "runs": self.runs}, indent=1) + "\n")
 
 
 def silver_size(records: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """scripts/bench.py's own arithmetic: the bytes a run's commits moved, read from real Delta logs, which of
-them rewrote a whole table, and growth slopes."""
+them rewrote a whole table, growth slopes, and when a stopped size may be taken up."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from deltalake import write_deltalake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench import bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
+import bench  # noqa: E402
+from bench import Progress, bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
 
 
 def test_bytes_moved_and_whole_rewrites_from_the_delta_log(tmp_path: Path) -> None:
@@ -34,3 +36,32 @@ def test_slopes() -> None:
     assert slope(10, 100, 1_000, 10_000) == 1.0
     assert slope(10, 20, 1_000, 10_000) == 0.301
     assert slope(0, 20, 1_000, 10_000) is None, "a time with nothing left after the fixed costs has no slope"
+
+
+def test_a_stopped_size_goes_on_after_its_last_finished_run_and_only_then(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    table = tmp_path / "warehouse" / "silver" / "people"
+    ran = []
+
+    def c360_run(config: Path, label: str) -> dict:
+        write_deltalake(str(table), pa.table({"run": [label]}), mode="append")  # what a run commits
+        ran.append(label)
+        return {"run": label}
+
+    monkeypatch.setattr(bench, "c360_run", c360_run)
+    first = Progress(tmp_path, again=False)
+    first.run(tmp_path / "c360.yaml", "first load", lambda row: row.update(quality=1.0))
+    first.run(tmp_path / "c360.yaml", "nothing to do")
+
+    taken_up = Progress(tmp_path, again=False)
+    taken_up.run(tmp_path / "c360.yaml", "first load")
+    taken_up.run(tmp_path / "c360.yaml", "batch")
+    assert ran == ["first load", "nothing to do", "batch"], "finished runs are not run again"
+    assert [r["run"] for r in taken_up.runs] == ["first load", "nothing to do", "batch"]
+    assert taken_up.runs[0]["quality"] == 1.0
+
+    write_deltalake(str(table), pa.table({"run": ["half a run"]}), mode="append")  # a run stopped half way
+    assert Progress(tmp_path, again=False).runs == [] and not table.exists(), "the size starts over"
+    first = Progress(tmp_path, again=False)
+    first.run(tmp_path / "c360.yaml", "first load")
+    assert Progress(tmp_path, again=True).runs == [], "--again starts over"

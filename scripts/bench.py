@@ -2,9 +2,9 @@
 
     python scripts/bench.py --people 10000 100000 1000000 [--silver-records 1000000 3000000] [--work DIR]
 
-Per number of people (person sources with their events; data generated once per size into the work folder,
-which a later call takes up: a size whose results are there is not run again unless --again, and a size
-stopped between two runs goes on from the last finished one):
+Per number of people (person sources with their events; each batch generated once per size into the work folder
+and delivered into the landing before its run; a later call takes up the work folder: a size whose results are
+there is not run again unless --again, and a size stopped between two runs goes on from the last finished one):
 
 1. first load: batch 1 landed, `c360 run` (bronze, silver with the model trained, gold);
 2. nothing to do: `c360 run` again (what every run pays before its data: process start, reading the state);
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -172,14 +173,15 @@ def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
     config = write_config(work, person_only=False, engine=args.engine)
     landing, truth = work / "landing", work / "landing" / "truth"
     progress = Progress(work, args.again)
-    _generated(landing, people, args.seed, 1, None)
+    delivered = Deliveries(work, people, args.seed)
+    delivered.batch(1, None)
     progress.run(config, "first load", lambda row: row.update(quality=f1(config, truth)))
     progress.run(config, "nothing to do")
-    _generated(landing, people, args.seed, 2, args.fraction)
+    delivered.batch(2, args.fraction)
     progress.run(config, f"batch of {args.fraction:.0%}")
     per_share = person_records(config, landing, 2) / args.fraction  # changed person records per unit of fraction
     fixed = min(1.0, args.fixed_records / per_share)
-    _generated(landing, people, args.seed, 3, fixed)
+    delivered.batch(3, fixed)
     progress.run(config, "fixed batch", lambda row: row.update(person_records_in_batch=person_records(config, landing, 3),
                                                                quality=f1(config, truth)))
     result = {"kind": "pipeline", "people": people, "engine": args.engine, "fixed_fraction": round(fixed, 6),
@@ -187,6 +189,24 @@ def pipeline_size(people: int, args: argparse.Namespace) -> dict[str, Any]:
     done.write_text(json.dumps(result, indent=1) + "\n")
     progress.path.unlink()
     return result
+
+
+class Deliveries:
+    """The generator's batches of one size, written once into `generated/` and delivered into `landing/` (hard
+    links) one at a time, so that a size started over lands batch 1 alone again without generating anew."""
+
+    def __init__(self, work: Path, people: int, seed: int) -> None:
+        self.generated, self.landing, self.people, self.seed = work / "generated", work / "landing", people, seed
+
+    def batch(self, batch: int, fraction: float | None) -> None:
+        """Batch `batch` generated (once) and in the landing, its truth included."""
+        _generated(self.generated, self.people, self.seed, batch, fraction)
+        tag = f"_b{batch:02d}"
+        for source in self.generated.rglob(f"*{tag}*"):
+            target = self.landing / source.relative_to(self.generated)
+            if source.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(source, target)
 
 
 class Progress:
@@ -203,8 +223,9 @@ class Progress:
         if kept and kept["code"] == self.code and kept["versions"] == log_versions(self.warehouse):
             self.runs = kept["runs"]
             print(f"{work.name}: taking up after {', '.join(r['run'] for r in self.runs)}", flush=True)
-        else:
+        else:  # a size starts over from no warehouse and an empty landing (Deliveries lands batch 1 again)
             shutil.rmtree(self.warehouse, ignore_errors=True)
+            shutil.rmtree(work / "landing", ignore_errors=True)
 
     def run(self, config: Path, label: str, after: Callable[[dict[str, Any]], None] | None = None) -> None:
         """`c360 run` as `label` unless it finished before; `after` adds figures taken once it is done."""

@@ -12,7 +12,7 @@ from deltalake import write_deltalake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import bench  # noqa: E402
-from bench import Progress, bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
+from bench import Deliveries, Progress, bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
 
 
 def test_bytes_moved_and_whole_rewrites_from_the_delta_log(tmp_path: Path) -> None:
@@ -61,7 +61,23 @@ def test_a_stopped_size_goes_on_after_its_last_finished_run_and_only_then(tmp_pa
     assert taken_up.runs[0]["quality"] == 1.0
 
     write_deltalake(str(table), pa.table({"run": ["half a run"]}), mode="append")  # a run stopped half way
+    (tmp_path / "landing").mkdir()
     assert Progress(tmp_path, again=False).runs == [] and not table.exists(), "the size starts over"
+    assert not (tmp_path / "landing").exists(), "from an empty landing"
     first = Progress(tmp_path, again=False)
     first.run(tmp_path / "c360.yaml", "first load")
     assert Progress(tmp_path, again=True).runs == [], "--again starts over"
+
+
+def test_batches_are_generated_once_and_delivered_one_at_a_time(tmp_path: Path) -> None:
+    deliveries = Deliveries(tmp_path, people=30, seed=7)
+    deliveries.batch(1, None)
+    landed = {p.relative_to(tmp_path / "landing").as_posix() for p in (tmp_path / "landing").rglob("*") if p.is_file()}
+    assert "truth/manifest_b01.json" in landed and all("_b01" in name for name in landed)
+
+    deliveries.batch(2, 0.1)
+    assert (tmp_path / "landing" / "truth" / "manifest_b02.json").exists()
+    generated = (tmp_path / "generated" / "truth" / "manifest_b02.json").stat()
+    Deliveries(tmp_path, people=30, seed=7).batch(2, 0.1)
+    assert (tmp_path / "generated" / "truth" / "manifest_b02.json").stat().st_mtime_ns == generated.st_mtime_ns, \
+        "a batch is generated once"

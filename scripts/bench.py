@@ -87,25 +87,35 @@ def bytes_moved(warehouse: Path, before: dict[str, int], after: dict[str, int]) 
     return moved
 
 
-def whole_rewrites(moved: dict[str, dict[str, int]], sizes_before: dict[str, int]) -> list[str]:
-    """Tables a run rewrote whole: it removed at least 90 % of the bytes the table held before."""
-    return sorted(t for t, m in moved.items() if sizes_before.get(t) and m["removed_bytes"] >= 0.9 * sizes_before[t])
+def whole_rewrites(moved: dict[str, dict[str, int]], held: dict[str, int]) -> list[str]:
+    """Tables a run rewrote (nearly) whole: it removed at least half the bytes the table held before (`held`).
+    Half, not all: a copy-on-write MERGE of spread-out changes rewrites every file that holds one of them, and
+    leaves only the files of sources or partitions the batch did not reach."""
+    return sorted(t for t, m in moved.items() if held.get(t) and m["removed_bytes"] >= 0.5 * held[t])
 
 
-def table_bytes(warehouse: Path) -> dict[str, int]:
-    """`layer.table` -> bytes of its data files now (what a later run's removes are measured against)."""
-    sizes = {}
-    for layer in LAYERS:
-        for table in sorted(p for p in (warehouse / layer).glob("*") if (p / "_delta_log").is_dir()):
-            sizes[f"{layer}.{table.name}"] = sum(f.stat().st_size for f in table.rglob("*.parquet")
-                                                 if "_delta_log" not in f.parts and "_change_data" not in f.parts)
-    return sizes
+def held_bytes(runs: list[dict[str, Any]]) -> dict[str, int]:
+    """`layer.table` -> bytes of its live files after `runs` (a size's runs so far, from an empty warehouse):
+    what they added less what they removed. Not the folder's bytes: the files a MERGE replaced stay there until
+    a vacuum."""
+    held: dict[str, int] = {}
+    for run in runs:
+        for table, m in run["bytes"].items():
+            held[table] = held.get(table, 0) + m["added_bytes"] - m["removed_bytes"]
+    return held
 
 
-def c360_run(config: Path, label: str, *extra: str) -> dict[str, Any]:
-    """One `c360 run` process: wall time, each stage's summary figures, the commits' bytes per table."""
+def with_rewrites(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`runs` with each one's whole_rewrites (taken again: results kept from an earlier call may have measured
+    them against the folder's bytes)."""
+    return [{**run, "whole_rewrites": whole_rewrites(run["bytes"], held_bytes(runs[:i]))} for i, run in enumerate(runs)]
+
+
+def c360_run(config: Path, label: str, earlier: list[dict[str, Any]], *extra: str) -> dict[str, Any]:
+    """One `c360 run` process after the size's `earlier` runs: wall time, each stage's summary figures, the
+    commits' bytes per table and which tables it rewrote whole."""
     warehouse = Path(yaml.safe_load(config.read_text())["warehouse"])
-    before, sizes = log_versions(warehouse), table_bytes(warehouse)
+    before = log_versions(warehouse)
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "c360.cli", "run", "--config", str(config), *extra],
                           stdout=subprocess.PIPE, text=True, check=False)
@@ -115,7 +125,7 @@ def c360_run(config: Path, label: str, *extra: str) -> dict[str, Any]:
     stages = json.loads(done.stdout)["stages"]
     moved = bytes_moved(warehouse, before, log_versions(warehouse))
     row = {"run": label, "wall_s": wall, "stages": {s: _stage_figures(s, stages[s]) for s in STAGES if s in stages},
-           "bytes": moved, "whole_rewrites": whole_rewrites(moved, sizes)}
+           "bytes": moved, "whole_rewrites": whole_rewrites(moved, held_bytes(earlier))}
     row["startup_s"] = round(wall - sum(s["seconds"] for s in row["stages"].values()), 1)
     row["peak_memory_mib"] = {k: max((s["peak_memory_mib"].get(k, 0) for s in row["stages"].values()), default=0)
                               for k in ("python", "jvm")}
@@ -231,7 +241,7 @@ class Progress:
         """`c360 run` as `label` unless it finished before; `after` adds figures taken once it is done."""
         if any(r["run"] == label for r in self.runs):
             return
-        row = c360_run(config, label)
+        row = c360_run(config, label, self.runs)
         if after:
             after(row)
         self.runs.append(row)
@@ -250,8 +260,10 @@ def silver_size(records: int, args: argparse.Namespace) -> dict[str, Any]:
     people = max(1, round(records / args.records_per_person))
     _generated(work / "landing", people, args.seed, 1, None)
     shutil.rmtree(work / "warehouse", ignore_errors=True)
-    landed = c360_run(config, "bronze", "--stage", "bronze")
-    runs = [c360_run(config, "first load", "--stage", "silver"), c360_run(config, "nothing to do", "--stage", "silver")]
+    runs = [c360_run(config, "bronze", [], "--stage", "bronze")]
+    for label in ("first load", "nothing to do"):
+        runs.append(c360_run(config, label, runs, "--stage", "silver"))
+    landed = runs.pop(0)
     runs[0]["quality"] = f1(config, work / "landing" / "truth")
     result = {"kind": "silver", "people": people, "engine": args.engine, "code": bench_results.commit_state(),
               "records": runs[0]["stages"]["silver"]["records"],
@@ -355,6 +367,7 @@ def plot(pipeline: list[dict[str, Any]], silver: list[dict[str, Any]], target: P
 def report(pipeline: list[dict[str, Any]], silver: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Print the figures; return the rows bench_results records."""
     rows: list[dict[str, Any]] = []
+    pipeline = [{**result, "runs": with_rewrites(result["runs"])} for result in pipeline]
     codes = {json.dumps(r.get("code")) for r in [*pipeline, *silver]}
     if len(codes) > 1:  # sizes are kept in the work folder between calls: say when code moved in between
         print(f"WARNING: the sizes ran on different code: {', '.join(sorted(codes))} (--again runs them anew)")

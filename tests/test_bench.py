@@ -12,24 +12,34 @@ from deltalake import write_deltalake
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import bench  # noqa: E402
-from bench import Deliveries, Progress, bytes_moved, log_versions, slope, table_bytes, whole_rewrites  # noqa: E402
+from bench import Deliveries, Progress, bytes_moved, held_bytes, log_versions, slope, whole_rewrites, with_rewrites  # noqa: E402
 
 
 def test_bytes_moved_and_whole_rewrites_from_the_delta_log(tmp_path: Path) -> None:
     rows = pa.table({"id": list(range(1000)), "name": [f"person {i}" for i in range(1000)]})
+    before = log_versions(tmp_path)
     write_deltalake(str(tmp_path / "silver" / "people"), rows)
     write_deltalake(str(tmp_path / "gold" / "profiles"), rows)
-    before, sizes = log_versions(tmp_path), table_bytes(tmp_path)
-    assert before == {"silver.people": 0, "gold.profiles": 0} and all(sizes.values())
+    after = log_versions(tmp_path)
+    first = {"run": "first", "bytes": bytes_moved(tmp_path, before, after)}
+    assert after == {"silver.people": 0, "gold.profiles": 0} and all(m["added_bytes"] for m in first["bytes"].values())
 
     write_deltalake(str(tmp_path / "silver" / "people"), rows, mode="overwrite")  # every file replaced
     write_deltalake(str(tmp_path / "gold" / "profiles"), rows.slice(0, 10), mode="append")  # one file added
-    moved = bytes_moved(tmp_path, before, log_versions(tmp_path))
-
-    assert moved["silver.people"]["removed_bytes"] == sizes["silver.people"] and moved["silver.people"]["added_files"] == 1
+    second = {"run": "second", "bytes": bytes_moved(tmp_path, after, log_versions(tmp_path))}
+    moved = second["bytes"]
+    assert moved["silver.people"]["removed_bytes"] == first["bytes"]["silver.people"]["added_bytes"]
+    assert moved["silver.people"]["added_files"] == 1
     assert moved["gold.profiles"]["removed_files"] == 0 and moved["gold.profiles"]["added_bytes"] > 0
-    assert whole_rewrites(moved, sizes) == ["silver.people"]
+    assert whole_rewrites(moved, held_bytes([first])) == ["silver.people"]
     assert bytes_moved(tmp_path, log_versions(tmp_path), log_versions(tmp_path)) == {}, "no commit, nothing moved"
+
+    write_deltalake(str(tmp_path / "silver" / "people"), rows.slice(0, 10), mode="append")
+    third = {"run": "third", "bytes": bytes_moved(tmp_path, {"silver.people": 1}, log_versions(tmp_path))}
+    held = held_bytes([first, second])
+    assert held["silver.people"] == second["bytes"]["silver.people"]["added_bytes"], \
+        "the live files only: the folder still holds the replaced ones"
+    assert [r["whole_rewrites"] for r in with_rewrites([first, second, third])] == [[], ["silver.people"], []]
 
 
 def test_slopes() -> None:
@@ -43,7 +53,7 @@ def test_a_stopped_size_goes_on_after_its_last_finished_run_and_only_then(tmp_pa
     table = tmp_path / "warehouse" / "silver" / "people"
     ran = []
 
-    def c360_run(config: Path, label: str) -> dict:
+    def c360_run(config: Path, label: str, earlier: list) -> dict:
         write_deltalake(str(table), pa.table({"run": [label]}), mode="append")  # what a run commits
         ran.append(label)
         return {"run": label}

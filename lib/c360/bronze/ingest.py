@@ -204,7 +204,7 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
     if ctx.store.exists(ledger_mod.QUARANTINE):
         held = ctx.store.read(ledger_mod.QUARANTINE).where(F.col("source") == source.name)
         checked = checked.join(held.select(F.col("record_hash").alias("_record_hash")), "_record_hash", "left_anti")
-    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    checked = checked.persist(StorageLevel.DISK_ONLY)  # a table's rows, like a file's, kept out of the heap
     try:
         per_file = _tally(checked, source, ctx.config.bronze, result)
         total = result.records
@@ -300,8 +300,10 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
         if records is None:
             return [_entry(f, versions[f.path], Counter(), "empty") for f in files]
+        # kept on local disk, not in the heap: at a million people one delivery of events (1.4 GB of NDJSON,
+        # 6.7 million records, their raw text kept) overflows a 4 GB driver when cached in memory
         checked = _suppress(ctx, source, apply_contract(_with_checksums(records, files), source, settings,
-                                                        _partitions(ctx.spark, files))).persist(StorageLevel.MEMORY_AND_DISK)
+                                                        _partitions(ctx.spark, files))).persist(StorageLevel.DISK_ONLY)
         checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
         raise

@@ -128,3 +128,22 @@ def test_evaluate_counts_the_records_of_a_source_missing_from_the_identity_map(d
     assert main(["evaluate", "--config", str(demo_run.config_path), "--truth", str(tmp_path / "truth.csv")]) == 0
     out = capsys.readouterr().out
     assert "missed records        crm_archive 3 (in the truth, not in the identity map)" in out
+
+
+def test_a_failure_inside_spark_is_a_message_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from py4j.protocol import Py4JError
+
+    import c360.cli as cli
+
+    def dying(args) -> int:  # noqa: ANN001 - what a JVM that ran out of heap leaves the driver
+        try:
+            raise RuntimeError("java.lang.OutOfMemoryError: Java heap space")
+        except RuntimeError:
+            raise Py4JError("An error occurred while calling o56.setJobGroup")
+
+    monkeypatch.setattr(cli, "cmd_generate", dying)
+    assert main(["generate", "--people", "1", "--out", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("c360: error: Spark failed (An error occurred while calling o56.setJobGroup)")
+    assert "raise spark.driver_memory" in err and "Traceback" not in err

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from py4j.protocol import Py4JError
+
 from c360.config import LAYERS
 from c360.errors import C360Error
 from c360.progress import configure_logging
@@ -565,6 +567,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"c360: error: {exc}", file=sys.stderr)
         return 1
+    except Py4JError as exc:  # the JVM failed (out of memory, killed, a Spark error): its log above says why
+        if args.debug:
+            raise
+        print(f"c360: error: {spark_failure(exc)}", file=sys.stderr)
+        return 1
+
+
+def spark_failure(exc: BaseException) -> str:
+    """One message for a failure inside Spark's JVM, whose Python traceback tells an operator nothing: what
+    failed, where Spark's own explanation is, and what to do about the usual cause, memory."""
+    chain, seen = [], exc
+    while seen is not None:
+        try:
+            chain.append(str(seen))
+        except Exception:  # noqa: BLE001 - a dying JVM cannot render its exception
+            chain.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    first = next((line.strip() for text in chain for line in text.splitlines() if line.strip()), type(exc).__name__)
+    memory = any("OutOfMemoryError" in text for text in chain)
+    advice = ("the JVM ran out of memory: raise spark.driver_memory (or the executors' memory on a cluster; the "
+              "docs give what each size needs)" if memory else
+              "Spark's log above says why; if it names java.lang.OutOfMemoryError, raise spark.driver_memory")
+    return (f"Spark failed ({first[:300]}): {advice}. What earlier runs committed is intact, and the next run "
+            "takes up the work this one did not commit (see docs/operations/reliability.md).")
 
 
 if __name__ == "__main__":

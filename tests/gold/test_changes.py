@@ -74,7 +74,8 @@ def test_only_row_level_commits_since_the_last_run_can_be_read_as_changes(store:
     store.merge(spark.createDataFrame([("b", "C2")], "record_key string, customer_id string"), table,
                 MergeSpec(keys=("record_key",)))
     store.compact(table)
-    assert changes.rewritten(store, table, 0) is None, "a MERGE and a compaction are row-level"
+    store.append(spark.createDataFrame([("c", "C4")], "record_key string, customer_id string"), table)
+    assert changes.rewritten(store, table, 0) is None, "a MERGE, a compaction and an append are row-level"
     store.overwrite(spark.createDataFrame([("a", "C3")], "record_key string, customer_id string"), table)
     why = changes.rewritten(store, table, 0)
     assert why is not None and why.startswith(f"{table} was written whole or restored since the last run")

@@ -98,6 +98,32 @@ def test_rows_sharing_a_key_never_stop_a_merge_one_is_kept_and_counted(store: Ta
     assert again["written"] == "nothing" and {r.customer_id: r for r in store.read("gold.people").collect()} == kept
 
 
+def test_rows_of_keys_the_table_lacks_are_appended_and_the_feed_shows_inserts(store: TableStore,
+                                                                             spark: SparkSession) -> None:
+    """A batch of new events (new customers) within its scope is an append: the same rows and feed a MERGE
+    gives, without a MERGE's read of every column of the table."""
+    publish(store, spark.createDataFrame([("C1", 1, None, [])], SCHEMA), "silver.events", KEY)
+    before = store.version("silver.events")
+    rows = spark.createDataFrame([("C2", 1, None, ["a"]), ("C3", 1, {"k": "v"}, None), ("C9", None, None, None)], SCHEMA)
+    scope = rows.select("customer_id")
+    assert publish(store, rows, "silver.events", KEY, scope=scope) == {"written": "changes", "upserted": 2, "deleted": 0}
+    assert [c.operation for c in store.history("silver.events", 1)] == ["WRITE"], "an append, not a MERGE"
+    assert sorted(r.customer_id for r in store.read("silver.events").collect()) == ["C1", "C2", "C3"], \
+        "a row without `present` is no row, as in a MERGE"
+    assert {(r["customer_id"], r["_change_type"]) for r in store.changes("silver.events", before + 1).collect()} == {
+        ("C2", "insert"), ("C3", "insert")}
+    real = rows.where("version IS NOT NULL")
+    assert publish(store, real, "silver.events", KEY, scope=real.select("customer_id"))["written"] == "nothing", \
+        "a re-run changes nothing"
+
+    twice = spark.createDataFrame([("C4", 1, None, ["a"]), ("C4", 1, None, ["b"])], SCHEMA)
+    assert publish(store, twice, "silver.events", KEY, scope=twice.select("customer_id"))["duplicate_keys"] == 1, \
+        "new keys sent twice go the MERGE's way: one row is kept"
+    assert store.read("silver.events").where("customer_id = 'C4'").count() == 1
+    astray = spark.createDataFrame([("C1", 5, None, [])], SCHEMA)  # a row outside its scope: the MERGE's way
+    publish(store, astray, "silver.events", KEY, scope=spark.createDataFrame([("C7",)], "customer_id string"))
+    assert [r.version for r in store.read("silver.events").where("customer_id = 'C1'").collect()] == [5]
+
 
 def _lineage(described: bool) -> T.StructType:
     """A profile's schema with a map of structs; `described`: its nested fields carry column comments, as

@@ -84,8 +84,8 @@ def plan(last: Mapping | None, settings: str, versions: Mapping[str, int | None]
 
 def rewritten(store: TableStore, table: str, since: int) -> str | None:
     """Why `table`'s changes after version `since` are not row-level (a full silver run overwrites it, and
-    its feed then lists every row); None when they are."""
-    commit = store.refused_since(table, since, lambda c: c.operation.startswith(ROW_LEVEL))
+    its feed then lists every row); None when they are (a MERGE, DELETE or append: see storage.publish)."""
+    commit = store.refused_since(table, since, lambda c: c.operation.startswith(ROW_LEVEL) or c.appended)
     return commit and (f"{table} was written whole or restored since the last run "
                        f"({commit.operation} at version {commit.version})")
 

@@ -68,8 +68,7 @@ def _appended_only(store: TableStore, table: str, since: int) -> str | None:
 
 def _appends(commit: Commit) -> bool:
     """An append, or a compaction or vacuum (which leave the rows as they were)."""
-    return (commit.operation == "WRITE" and "append" in commit.parameters.get("mode", "").lower()) \
-        or commit.operation.startswith(("OPTIMIZE", "VACUUM"))
+    return commit.appended or commit.operation.startswith(("OPTIMIZE", "VACUUM"))
 
 
 def plan(store: TableStore, last: Mapping | None, settings: str, versions: Mapping[str, int],

@@ -90,6 +90,11 @@ class Commit:
     operation: str
     parameters: dict[str, str]
 
+    @property
+    def appended(self) -> bool:
+        """Whether the commit only added rows (a WRITE in append mode, as both engines record it)."""
+        return self.operation == "WRITE" and "append" in str(self.parameters.get("mode", "")).lower()
+
 
 # Widening casts an append or merge applies silently; anything else is a schema error naming the column.
 _WIDENING: dict[type, tuple[type, ...]] = {

@@ -9,7 +9,9 @@ and deletes of those rows only, and a table whose content did not change gets no
 
 A table made before the feed was on gets it on its next publish. A tombstone is told from a row by `present`, a column every real row of the table fills. An incremental run
 that knows which keys it recomputed publishes within that `scope` only, so the comparison reads those rows
-and not the whole table.
+and not the whole table. When the table holds none of the scope's keys (a batch of new events, new customers),
+the rows are appended: one read of the key columns finds that out, and the comparison and the MERGE (which
+reads the table again to match keys) are left out.
 """
 
 from __future__ import annotations
@@ -81,6 +83,20 @@ def differences(new: DataFrame, published: DataFrame, key: TableKey, copies: boo
     return upserts.select(*[F.col(f"n.`{c}`") for c in [*columns, *(["_copies"] if copies else [])]]), tombstones
 
 
+def _only_new(published: DataFrame, frame: DataFrame, scope: DataFrame, on: list[str], key: TableKey) -> bool:
+    """Whether publishing `frame` within `scope` only inserts: every row of `frame` lies in the scope, the table
+    holds no row of the scope's keys (`on`), and no two rows of `frame` share a key. A key that may be null
+    (matched null-safely by the MERGE) is left to the MERGE."""
+    if key.nullable_keys:
+        return False
+    wanted = scope.select(*on).distinct()
+    if not frame.select(*on).join(wanted, on, "left_anti").isEmpty():
+        return False
+    if not published.select(*on).join(wanted, on, "left_semi").isEmpty():
+        return False
+    return frame.groupBy(*[F.col(f"`{k}`") for k in key.keys]).count().where("count > 1").isEmpty()
+
+
 def one_per_key(frame: DataFrame, key: TableKey) -> DataFrame:
     """`frame` with one row per key: of rows sharing a key (a MERGE would stop on them, "multiple source rows
     matched", or insert the key twice) the one whose values' digest sorts last, the same row every run."""
@@ -114,6 +130,12 @@ def publish(store: TableStore, frame: DataFrame, table: str, key: TableKey, txn:
         on = [k for k in key.keys if k in scope.columns]
         if not on:  # a join on no column would take the whole table as the scope
             raise ValueError(f"{table}: a scope needs some of the key columns {key.keys}, not {scope.columns}")
+        if _only_new(published, frame, scope, on, key):
+            rows = frame.where(F.col(f"`{key.present}`").isNotNull()).select(*published.columns)
+            count = rows.count()
+            if count:
+                store.append(rows, table, txn=txn)
+            return {"written": "changes" if count else "nothing", "upserted": count, "deleted": 0}
         published = published.join(scope.select(*on).distinct(), on, "left_semi")
     # each side materialised on its own: checkpointing their union makes Spark 4.2's planner run out of memory
     upserts, tombstones = (part.localCheckpoint() for part in differences(frame, published, key, copies=True))

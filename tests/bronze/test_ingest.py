@@ -12,10 +12,11 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from c360.bronze.ingest import PART_BYTES, SourceResult, _partitions, ingest_source
+from c360.bronze.ingest import IN_MEMORY_BYTES, PART_BYTES, SourceResult, _kept, _partitions, ingest_source
 from c360.bronze.landing import LandedFile, land
 from c360.bronze.ledger import LEDGER, QUARANTINE
 from c360.config import parse_config
@@ -399,3 +400,11 @@ def test_a_file_delivered_again_under_another_name_is_recorded_not_read(bronze: 
     ledger = {r.file_path.rsplit("/", 1)[-1]: r.status for r in b.store.read(LEDGER).collect()}
     assert ledger == {"a.csv": "ingested", "b.csv": "duplicate", "c.csv": "duplicate"}
     assert b.ingest().files_duplicate == {} and b.ingest().files_unchanged == 3, "a re-run reads nothing again"
+
+
+def test_a_large_delivery_is_kept_on_disk_while_it_is_checked_a_small_one_in_memory() -> None:
+    def files(*sizes: int) -> list[LandedFile]:
+        return [LandedFile(f"part-{i}.ndjson", size, datetime.now(timezone.utc), "sha") for i, size in enumerate(sizes)]
+
+    assert _kept(files(1_000, IN_MEMORY_BYTES - 1_000)) == StorageLevel.MEMORY_AND_DISK
+    assert _kept(files(IN_MEMORY_BYTES, 1)) == StorageLevel.DISK_ONLY, "the delivery's files together count"

@@ -37,6 +37,7 @@ from c360.storage import Txn
 EMPTY_SCHEMA = T.StructType([T.StructField("_unparsed", T.StringType())])
 PLAIN_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PART_BYTES = 16 * 1024 * 1024  # input bytes per part of the duplicate check (see _partitions)
+IN_MEMORY_BYTES = 64 * 1024 * 1024  # input bytes up to which a delivery's checked records stay in memory (see _kept)
 
 
 @dataclass
@@ -284,6 +285,13 @@ def mark_vanished(ctx, source: SourceConfig, present: DataFrame, location: str) 
     return vanished
 
 
+def _kept(files: list[LandedFile]) -> StorageLevel:
+    """Where the checked records of `files` are kept while they are counted and written: in memory for a
+    small delivery, on local disk for a large one, whose records with their raw text would fill a small
+    driver's heap (a million people's web events, 1.4 GB of NDJSON, do so in a 4 GB driver)."""
+    return StorageLevel.DISK_ONLY if sum(f.size for f in files) > IN_MEMORY_BYTES else StorageLevel.MEMORY_AND_DISK
+
+
 def _partitions(spark: SparkSession, files: list[LandedFile]) -> int:
     """Parts to spread these files' records over: Spark's shuffle partitions, or one per PART_BYTES of input
     when that is more (a few large files in few parts exhaust a small driver's heap)."""
@@ -300,10 +308,8 @@ def _ingest_files(ctx, source: SourceConfig, files: list[LandedFile], versions: 
         records = read_records(ctx.spark, source, paths, frozen, settings.infer_sampling_ratio)
         if records is None:
             return [_entry(f, versions[f.path], Counter(), "empty") for f in files]
-        # kept on local disk, not in the heap: at a million people one delivery of events (1.4 GB of NDJSON,
-        # 6.7 million records, their raw text kept) overflows a 4 GB driver when cached in memory
         checked = _suppress(ctx, source, apply_contract(_with_checksums(records, files), source, settings,
-                                                        _partitions(ctx.spark, files))).persist(StorageLevel.DISK_ONLY)
+                                                        _partitions(ctx.spark, files))).persist(_kept(files))
         checked.count()  # reads the files now, so a file vanishing mid-read is reported here
     except C360Error:
         raise

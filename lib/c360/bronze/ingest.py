@@ -205,7 +205,8 @@ def ingest_jdbc(ctx, source: SourceConfig) -> SourceResult:  # noqa: ANN001
     if ctx.store.exists(ledger_mod.QUARANTINE):
         held = ctx.store.read(ledger_mod.QUARANTINE).where(F.col("source") == source.name)
         checked = checked.join(held.select(F.col("record_hash").alias("_record_hash")), "_record_hash", "left_anti")
-    checked = checked.persist(StorageLevel.DISK_ONLY)  # a table's rows, like a file's, kept out of the heap
+    # a table's size is unknown until it is read: its rows are kept on disk, as a large delivery's are (see _kept)
+    checked = checked.persist(StorageLevel.DISK_ONLY)
     try:
         per_file = _tally(checked, source, ctx.config.bronze, result)
         total = result.records
